@@ -1,0 +1,143 @@
+"""Alphabet, text normalization and the CTC codec.
+
+Index 0 of every codec is the CTC blank; character ``i`` of the alphabet is class ``i + 1``.
+"""
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Iterable, Sequence
+
+import numpy as np
+
+BLANK = 0
+
+_WS = re.compile(r"\s+")
+
+
+@dataclass(frozen=True)
+class Normalizer:
+    """Per-dataset text normalization applied to every transcription before use.
+
+    ``unicode_form``: NFC/NFKC/... or ``None``; ``collapse_whitespace``: runs of whitespace become
+    one space and the line is stripped; ``replace``: literal substitutions applied in order
+    (e.g. ``{"’": "'"}``); ``lowercase``: fold case.
+    """
+
+    unicode_form: str | None = "NFC"
+    collapse_whitespace: bool = True
+    replace: tuple[tuple[str, str], ...] = ()
+    lowercase: bool = False
+
+    @classmethod
+    def from_config(cls, cfg) -> "Normalizer":
+        if cfg is None:
+            return cls()
+        replace = cfg.get("replace") or {}
+        pairs = tuple((str(k), str(v)) for k, v in dict(replace).items())
+        return cls(
+            unicode_form=cfg.get("unicode_form", "NFC"),
+            collapse_whitespace=bool(cfg.get("collapse_whitespace", True)),
+            replace=pairs,
+            lowercase=bool(cfg.get("lowercase", False)),
+        )
+
+    def __call__(self, text: str) -> str:
+        if self.unicode_form:
+            text = unicodedata.normalize(self.unicode_form, text)
+        for old, new in self.replace:
+            text = text.replace(old, new)
+        if self.lowercase:
+            text = text.lower()
+        if self.collapse_whitespace:
+            text = _WS.sub(" ", text).strip()
+        return text
+
+    def to_dict(self) -> dict:
+        return {
+            "unicode_form": self.unicode_form,
+            "collapse_whitespace": self.collapse_whitespace,
+            "replace": dict(self.replace),
+            "lowercase": self.lowercase,
+        }
+
+
+class UnknownCharactersError(ValueError):
+    """Raised when training text holds characters the alphabet lacks."""
+
+
+def derive_alphabet(texts: Iterable[str]) -> str:
+    """Sorted set of the characters occurring in ``texts`` (the train split)."""
+    chars: set[str] = set()
+    for t in texts:
+        chars.update(t)
+    return "".join(sorted(chars))
+
+
+@dataclass
+class CTCCodec:
+    """Maps text to class indices (blank = 0) and CTC outputs back to text."""
+
+    alphabet: str
+    _index: dict[str, int] = field(init=False, repr=False)
+
+    def __post_init__(self):
+        if len(set(self.alphabet)) != len(self.alphabet):
+            dup = [c for c, n in Counter(self.alphabet).items() if n > 1]
+            raise ValueError(f"alphabet has duplicate characters: {dup!r}")
+        if not self.alphabet:
+            raise ValueError("alphabet is empty")
+        self._index = {c: i + 1 for i, c in enumerate(self.alphabet)}
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.alphabet) + 1
+
+    def unknown(self, text: str) -> set[str]:
+        return {c for c in text if c not in self._index}
+
+    def encode(self, text: str) -> list[int]:
+        """Class indices of ``text``; raises ``UnknownCharactersError`` for characters outside."""
+        try:
+            return [self._index[c] for c in text]
+        except KeyError:
+            missing = "".join(sorted(self.unknown(text)))
+            raise UnknownCharactersError(
+                f"characters {missing!r} of {text!r} are not in the alphabet"
+            ) from None
+
+    def encode_known(self, text: str) -> list[int]:
+        """Class indices, silently leaving out characters outside the alphabet."""
+        return [self._index[c] for c in text if c in self._index]
+
+    def decode(self, indices: Sequence[int]) -> str:
+        """Plain decoding of label indices (no CTC collapsing); blanks are dropped."""
+        return "".join(self.alphabet[i - 1] for i in indices if i != BLANK)
+
+    def ctc_collapse(self, path: Sequence[int]) -> list[int]:
+        """Best-path collapse: merge repeats, then drop blanks."""
+        out: list[int] = []
+        prev = BLANK
+        for p in path:
+            p = int(p)
+            if p != prev and p != BLANK:
+                out.append(p)
+            prev = p
+        return out
+
+    def decode_path(self, path: Sequence[int]) -> str:
+        return self.decode(self.ctc_collapse(path))
+
+    def decode_greedy(self, log_probs) -> list[str]:
+        """Greedy decoding of a batch of outputs shaped (batch, time, classes)."""
+        paths = np.asarray(log_probs.argmax(-1).cpu() if hasattr(log_probs, "cpu") else
+                           np.argmax(log_probs, -1))
+        return [self.decode_path(p) for p in paths]
+
+
+def ctc_min_frames(labels: Sequence[int]) -> int:
+    """Frames CTC needs to emit ``labels``: one per symbol plus one blank between repeats."""
+    repeats = sum(1 for a, b in zip(labels, labels[1:]) if a == b)
+    return len(labels) + repeats
