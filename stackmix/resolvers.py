@@ -32,11 +32,35 @@ def auto_precision() -> str:
     return "32-true"
 
 
+def wandb_offline() -> bool:
+    """W&B runs offline unless credentials are present, so it never prompts or needs network."""
+    import os
+
+    if os.environ.get("WANDB_MODE") in ("online", "run"):
+        return False
+    if os.environ.get("WANDB_API_KEY"):
+        return False
+    netrc = Path(os.environ.get("NETRC", Path.home() / ".netrc"))
+    try:
+        return "api.wandb.ai" not in netrc.read_text()
+    except OSError:
+        return True
+
+
+def refresh_rate() -> int:
+    """Progress bars refresh every batch in a terminal, every 50 batches in a log file."""
+    import sys
+
+    return 1 if sys.stdout.isatty() else 50
+
+
 def register() -> None:
     for name, fn in {
         "sm.project_root": project_root,
         "sm.precision": auto_precision,
         "sm.cuda": _cuda,
+        "sm.wandb_offline": wandb_offline,
+        "sm.refresh_rate": refresh_rate,
     }.items():
         if not OmegaConf.has_resolver(name):
             OmegaConf.register_new_resolver(name, fn)

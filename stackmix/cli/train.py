@@ -1,0 +1,105 @@
+"""`python train.py ...`: compose the config, train, test the best checkpoint, write the reports."""
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+
+import hydra
+import lightning as L
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
+
+from stackmix import resolvers  # noqa: F401  (registers ${sm.*} resolvers)
+from stackmix.report import TrainingHistory, summary_table, write_metrics, write_predictions
+
+log = logging.getLogger("stackmix.train")
+
+
+class Throughput(L.Callback):
+    """Training samples per second, measured over whole epochs (data loading included)."""
+
+    def __init__(self):
+        self.samples = 0
+        self.seconds = 0.0
+        self._t0 = None
+
+    def on_train_epoch_start(self, trainer, pl_module):
+        self._t0 = time.perf_counter()
+        self._n = 0
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+        self._n += len(batch["texts"])
+
+    def on_train_epoch_end(self, trainer, pl_module):
+        if self._t0 is not None:
+            self.seconds += time.perf_counter() - self._t0
+            self.samples += self._n
+
+    @property
+    def rate(self) -> float | None:
+        return self.samples / self.seconds if self.seconds > 0 else None
+
+
+def build(cfg: DictConfig):
+    """Instantiate the DataModule, LightningModule and Trainer from a composed config."""
+    dm = instantiate(cfg.data, dataset=cfg.dataset, aug=cfg.aug, _recursive_=False)
+    codec = dm.codec
+    module = instantiate(
+        cfg.model, alphabet=codec.alphabet, image_h=dm.image_h, image_w=dm.image_w,
+        normalize=cfg.dataset.get("normalize"), dataset_name=cfg.dataset.name, _recursive_=False,
+    )
+    out_dir = Path(cfg.paths.output_dir)
+    callbacks = [instantiate(c) for c in (cfg.get("callbacks") or {}).values() if c]
+    history = TrainingHistory(str(out_dir))
+    throughput = Throughput()
+    callbacks += [history, throughput]
+    loggers = [instantiate(c) for c in (cfg.get("logger") or {}).values() if c]
+    trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
+    return dm, module, trainer, history, throughput
+
+
+def run(cfg: DictConfig) -> dict:
+    t0 = time.perf_counter()
+    L.seed_everything(cfg.seed, workers=True)
+    out_dir = Path(cfg.paths.output_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    dm, module, trainer, history, throughput = build(cfg)
+    log.info("output directory: %s", out_dir)
+    trainer.fit(module, datamodule=dm, ckpt_path=cfg.get("ckpt_path"))
+
+    metrics: dict = {"dataset": dm.name, "aug": cfg.aug.get("name"), "seed": cfg.seed, **dm.info()}
+    metrics.pop("alphabet", None)
+    metrics["epochs"] = trainer.current_epoch
+    ckpt_cb = trainer.checkpoint_callback
+    best = getattr(ckpt_cb, "best_model_path", "") or None
+    if ckpt_cb is not None and ckpt_cb.best_model_score is not None:
+        metrics["best_val_cer"] = float(ckpt_cb.best_model_score)
+    metrics["best_checkpoint"] = best
+    metrics["train_samples_per_s"] = throughput.rate
+    metrics["nonfinite_steps"] = int(module.nonfinite_steps)
+
+    fast = bool(cfg.trainer.get("fast_dev_run"))
+    if cfg.get("test_after_fit", True):
+        results = trainer.test(module, datamodule=dm, ckpt_path=None if fast or not best else best)
+        if results:
+            metrics.update({k: float(v) for k, v in results[0].items()})
+        if trainer.is_global_zero:
+            write_predictions(out_dir / "predictions_test.csv", module.test_rows)
+    metrics["wall_time_s"] = time.perf_counter() - t0
+    if trainer.is_global_zero:
+        write_metrics(out_dir / "metrics.json", metrics)
+        print(summary_table(metrics), flush=True)
+        log.info("predictions, metrics.json and curves.png are in %s", out_dir)
+    return metrics
+
+
+@hydra.main(version_base="1.3", config_path="../conf", config_name="train")
+def main(cfg: DictConfig) -> float | None:
+    metrics = run(cfg)
+    # Return the optimized value so Hydra sweepers (e.g. Optuna) can use it.
+    return metrics.get("test/cer", metrics.get("best_val_cer"))
+
+
+if __name__ == "__main__":
+    main()

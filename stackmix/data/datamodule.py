@@ -1,0 +1,255 @@
+"""LightningDataModule: reads and validates a prepared dataset, fixes the alphabet, builds loaders."""
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import torch
+from omegaconf import DictConfig, OmegaConf
+from torch.utils.data import DataLoader, get_worker_info
+
+from stackmix.data.dataset import LineDataset, collate_lines
+from stackmix.data.marking import Marking, Sample, read_marking
+from stackmix.io import read_gray
+from stackmix.text import CTCCodec, Normalizer, UnknownCharactersError, ctc_min_frames, derive_alphabet
+
+log = logging.getLogger(__name__)
+
+
+class DatasetError(ValueError):
+    """The dataset cannot be used as configured (empty split, unknown characters, ...)."""
+
+
+def _worker_init(worker_id: int) -> None:
+    from lightning.fabric.utilities.seed import pl_worker_init_function
+
+    pl_worker_init_function(worker_id)
+    info = get_worker_info()
+    if info is not None and hasattr(info.dataset, "reseed"):
+        info.dataset.reseed(info.seed)
+
+
+def _cfg(obj: Any) -> dict:
+    if obj is None:
+        return {}
+    if isinstance(obj, DictConfig):
+        return OmegaConf.to_container(obj, resolve=True)
+    return dict(obj)
+
+
+class HTRDataModule(L.LightningDataModule):
+    def __init__(
+        self,
+        dataset: Any,
+        aug: Any = None,
+        batch_size: int = 32,
+        eval_batch_size: int | None = None,
+        num_workers: int = 0,
+        pin_memory: bool = False,
+        persistent_workers: bool = True,
+        prefetch_factor: int | None = 2,
+        seed: int = 42,
+        time_steps: int | None = None,
+        verify_images: bool = True,
+    ):
+        super().__init__()
+        self.dataset_cfg = _cfg(dataset)
+        self.aug_cfg = _cfg(aug)
+        self.batch_size = batch_size
+        self.eval_batch_size = eval_batch_size or batch_size
+        self.num_workers = num_workers
+        self.pin_memory = pin_memory
+        self.persistent_workers = persistent_workers and num_workers > 0
+        self.prefetch_factor = prefetch_factor if num_workers > 0 else None
+        self.seed = seed
+        self.time_steps = time_steps
+        self.verify_images = verify_images
+        self.normalizer = Normalizer.from_config(self.dataset_cfg.get("normalize"))
+        self.image_h = int(self.dataset_cfg["image_h"])
+        self.image_w = int(self.dataset_cfg["image_w"])
+        self._marking: Marking | None = None
+        self._codec: CTCCodec | None = None
+        self.splits: dict[str, list[Sample]] = {}
+        self.dropped: dict[str, list[str]] = defaultdict(list)
+        self._datasets: dict[str, LineDataset] = {}
+
+    # ------------------------------------------------------------------ loading and validation
+    @property
+    def root(self) -> Path:
+        return Path(self.dataset_cfg["root"]).expanduser()
+
+    @property
+    def name(self) -> str:
+        return str(self.dataset_cfg.get("name", self.root.name))
+
+    def prepare_data(self) -> None:
+        synthetic = self.dataset_cfg.get("synthetic")
+        if synthetic:
+            from stackmix.data.synthetic import ensure_synthetic
+
+            ensure_synthetic(self.root, **synthetic)
+
+    @property
+    def marking(self) -> Marking:
+        if self._marking is None:
+            self.prepare_data()
+            on_error = self.dataset_cfg.get("on_bad_row", "raise")
+            check = _decode_check if self.verify_images else None
+            self._marking = read_marking(
+                self.root, on_error=on_error, normalize=self.normalizer, image_check=check
+            )
+            log.info(self._marking.summary())
+        return self._marking
+
+    @property
+    def codec(self) -> CTCCodec:
+        if self._codec is None:
+            self._build_splits()
+        assert self._codec is not None
+        return self._codec
+
+    def _build_splits(self) -> None:
+        marking = self.marking
+        by_stage = {st: marking.stage(st) for st in ("train", "valid", "test")}
+        if not by_stage["train"]:
+            raise DatasetError(f"dataset {self.name!r} ({self.root}/marking.csv) has no 'train' rows")
+        alphabet = self.dataset_cfg.get("alphabet")
+        if alphabet:
+            alphabet = str(alphabet)
+        else:
+            alphabet = derive_alphabet(s.text for s in by_stage["train"])
+            log.info("alphabet derived from %d train lines: %d characters", len(by_stage["train"]),
+                     len(alphabet))
+        codec = CTCCodec(alphabet)
+        train = self._check_train(by_stage["train"], codec)
+        self.splits = {"train": train, "valid": by_stage["valid"], "test": by_stage["test"]}
+        for stage in ("valid", "test"):
+            unknown: dict[str, int] = defaultdict(int)
+            for s in by_stage[stage]:
+                for c in codec.unknown(s.text):
+                    unknown[c] += 1
+            if unknown:
+                log.warning(
+                    "%s split: characters outside the alphabet %s stay in the reference text and "
+                    "count as errors", stage, dict(unknown))
+        self._codec = codec
+
+    def _check_train(self, samples: list[Sample], codec: CTCCodec) -> list[Sample]:
+        policy = self.dataset_cfg.get("unknown_train_chars", "error")
+        bad: dict[str, list[str]] = defaultdict(list)
+        kept: list[Sample] = []
+        too_long: list[str] = []
+        for s in samples:
+            unk = codec.unknown(s.text)
+            if unk:
+                for c in unk:
+                    bad[c].append(s.sample_id)
+                continue
+            if self.time_steps and ctc_min_frames(codec.encode(s.text)) > self.time_steps:
+                too_long.append(s.sample_id)
+                continue
+            kept.append(s)
+        if bad:
+            listing = "; ".join(
+                f"{c!r} (U+{ord(c):04X}) in {len(ids)} lines, e.g. {', '.join(ids[:3])}"
+                for c, ids in sorted(bad.items())
+            )
+            if policy == "error":
+                raise UnknownCharactersError(
+                    f"train split of {self.name!r} has characters outside the configured alphabet: "
+                    f"{listing}. Add them to dataset.alphabet, set dataset.alphabet=null to derive "
+                    "it from the train split, or set dataset.unknown_train_chars=drop to skip these "
+                    "lines."
+                )
+            n = len({i for ids in bad.values() for i in ids})
+            self.dropped["unknown_chars"] = sorted({i for ids in bad.values() for i in ids})
+            log.warning("dropped %d train lines with characters outside the alphabet: %s", n, listing)
+        if too_long:
+            self.dropped["too_long_for_ctc"] = too_long
+            log.warning(
+                "skipped %d train lines whose label needs more than the model's %d time steps "
+                "under CTC (e.g. %s); they stay in valid/test and are scored there",
+                len(too_long), self.time_steps, ", ".join(too_long[:3]))
+        if not kept:
+            raise DatasetError(f"no usable train lines left in {self.name!r} after the checks above")
+        return kept
+
+    # ------------------------------------------------------------------ datasets and loaders
+    def setup(self, stage: str | None = None) -> None:
+        codec = self.codec
+        if "train" not in self._datasets:
+            from stackmix.augment import build_train_transform
+
+            transform = build_train_transform(self.aug_cfg, seed=self.seed)
+            generator = self._build_generator(codec)
+            self._datasets["train"] = LineDataset(
+                self.splits["train"], codec, self.image_h, self.image_w, transform=transform,
+                generator=generator, seed=self.seed)
+        for split in ("valid", "test"):
+            if split not in self._datasets:
+                self._datasets[split] = LineDataset(
+                    self.splits[split], codec, self.image_h, self.image_w, seed=self.seed)
+
+    def _build_generator(self, codec: CTCCodec):
+        cfg = self.aug_cfg.get("stackmix")
+        if not cfg:
+            return None
+        try:
+            from stackmix.mix import build_generator
+        except ImportError as e:
+            raise DatasetError(
+                f"aug={self.aug_cfg.get('name')} needs StackMix, which is not available ({e}). "
+                "Build a token bank first: python prepare.py task=char_masks ... then "
+                "python prepare.py task=stackmix (see README, 'StackMix')."
+            ) from None
+        return build_generator(cfg, dataset_cfg=self.dataset_cfg, codec=codec,
+                               train_samples=self.splits["train"], normalizer=self.normalizer)
+
+    def dataset(self, split: str) -> LineDataset:
+        self.setup()
+        return self._datasets[split]
+
+    def _loader(self, split: str, shuffle: bool, batch_size: int) -> DataLoader:
+        ds = self.dataset(split)
+        if len(ds) == 0:
+            raise DatasetError(
+                f"the {split!r} split of {self.name!r} is empty: {self.root}/marking.csv needs rows "
+                f"with stage={split}")
+        return DataLoader(
+            ds,
+            batch_size=batch_size,
+            shuffle=shuffle,
+            num_workers=self.num_workers,
+            collate_fn=collate_lines,
+            pin_memory=self.pin_memory,
+            persistent_workers=self.persistent_workers,
+            prefetch_factor=self.prefetch_factor,
+            worker_init_fn=_worker_init,
+            drop_last=False,
+        )
+
+    def train_dataloader(self) -> DataLoader:
+        return self._loader("train", True, self.batch_size)
+
+    def val_dataloader(self) -> DataLoader:
+        return self._loader("valid", False, self.eval_batch_size)
+
+    def test_dataloader(self) -> DataLoader:
+        return self._loader("test", False, self.eval_batch_size)
+
+    def info(self) -> dict:
+        return {
+            "name": self.name,
+            "root": str(self.root),
+            "counts": {k: len(v) for k, v in self.splits.items()},
+            "skipped_rows": len(self.marking.skipped),
+            "dropped_train": {k: len(v) for k, v in self.dropped.items()},
+            "alphabet": self.codec.alphabet,
+        }
+
+
+def _decode_check(path: Path) -> None:
+    read_gray(path)

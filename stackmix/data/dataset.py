@@ -1,0 +1,100 @@
+"""Torch dataset of line images and the batch collation."""
+from __future__ import annotations
+
+from typing import Callable, Protocol, Sequence
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from stackmix.data.image import resize_pad
+from stackmix.data.marking import Sample
+from stackmix.io import read_gray
+from stackmix.text import CTCCodec
+
+
+class LineGenerator(Protocol):
+    """Something that makes a synthetic training line (e.g. StackMix): returns (gray image, text)."""
+
+    p: float
+
+    def __call__(self, rng: np.random.Generator) -> tuple[np.ndarray, str]: ...
+
+
+class LineDataset(Dataset):
+    """Line images resized+padded to ``image_h × image_w`` (uint8, white background).
+
+    Each item: ``image`` uint8 tensor (1, H, W), ``target`` int64 class indices (characters
+    outside the alphabet are left out of the target but kept in ``text``, so evaluation counts
+    them as errors), ``text``, ``sample_id``, ``index``.
+
+    ``transform`` is an albumentations-style callable (``transform(image=...)["image"]``) applied
+    after resizing; ``generator`` (train only) replaces a sample by a generated line with
+    probability ``generator.p``.
+    """
+
+    def __init__(
+        self,
+        samples: Sequence[Sample],
+        codec: CTCCodec,
+        image_h: int,
+        image_w: int,
+        transform: Callable | None = None,
+        generator: LineGenerator | None = None,
+        seed: int = 0,
+        image_source: Callable[[int], np.ndarray] | None = None,
+    ):
+        self.samples = list(samples)
+        self.codec = codec
+        self.image_h = image_h
+        self.image_w = image_w
+        self.transform = transform
+        self.generator = generator
+        self.image_source = image_source
+        self.reseed(seed)
+
+    def reseed(self, seed: int) -> None:
+        """Seed this copy's random state (called once per DataLoader worker)."""
+        self.rng = np.random.default_rng(seed)
+        if self.transform is not None and hasattr(self.transform, "set_random_seed"):
+            self.transform.set_random_seed(int(seed) % 2**32)
+
+    def __len__(self) -> int:
+        return len(self.samples)
+
+    def load(self, index: int) -> np.ndarray:
+        """The resized, padded (not augmented) image of sample ``index``."""
+        if self.image_source is not None:
+            return self.image_source(index)
+        return resize_pad(read_gray(self.samples[index].path), self.image_h, self.image_w)
+
+    def __getitem__(self, index: int) -> dict:
+        s = self.samples[index]
+        text = s.text
+        if self.generator is not None and self.rng.random() < self.generator.p:
+            img, text = self.generator(self.rng)
+            img = resize_pad(img, self.image_h, self.image_w)
+        else:
+            img = self.load(index)
+        if self.transform is not None:
+            img = self.transform(image=img)["image"]
+        if img.ndim == 3:
+            img = img[..., 0]
+        return {
+            "image": torch.from_numpy(np.ascontiguousarray(img))[None],
+            "target": torch.tensor(self.codec.encode_known(text), dtype=torch.long),
+            "text": text,
+            "sample_id": s.sample_id,
+            "index": index,
+        }
+
+
+def collate_lines(batch: list[dict]) -> dict:
+    return {
+        "images": torch.stack([b["image"] for b in batch]),
+        "targets": torch.cat([b["target"] for b in batch]),
+        "target_lengths": torch.tensor([len(b["target"]) for b in batch], dtype=torch.long),
+        "texts": [b["text"] for b in batch],
+        "sample_ids": [b["sample_id"] for b in batch],
+        "indices": torch.tensor([b["index"] for b in batch], dtype=torch.long),
+    }

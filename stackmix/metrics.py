@@ -1,0 +1,48 @@
+"""Corpus-level recognition metrics (torchmetrics): CER, WER and string accuracy.
+
+CER is total character edits ÷ total reference characters over the whole split (not an average
+of per-line or per-batch rates); WER likewise over words. States are sums, so they reduce
+correctly across DDP ranks.
+"""
+from __future__ import annotations
+
+import torch
+from torchmetrics import Metric, MetricCollection
+from torchmetrics.functional.text import char_error_rate
+from torchmetrics.text import CharErrorRate, WordErrorRate
+
+
+class StringAccuracy(Metric):
+    """Fraction of lines whose prediction equals the reference exactly."""
+
+    full_state_update = False
+    higher_is_better = True
+    is_differentiable = False
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.add_state("correct", default=torch.tensor(0, dtype=torch.long), dist_reduce_fx="sum")
+        self.add_state("total", default=torch.tensor(0, dtype=torch.long), dist_reduce_fx="sum")
+
+    def update(self, preds: list[str], target: list[str]) -> None:
+        if len(preds) != len(target):
+            raise ValueError(f"{len(preds)} predictions for {len(target)} references")
+        self.correct += sum(int(p == t) for p, t in zip(preds, target))
+        self.total += len(target)
+
+    def compute(self) -> torch.Tensor:
+        return self.correct.float() / self.total.clamp(min=1)
+
+
+def text_metrics(prefix: str) -> MetricCollection:
+    return MetricCollection(
+        {"cer": CharErrorRate(), "wer": WordErrorRate(), "acc": StringAccuracy()},
+        prefix=prefix,
+    )
+
+
+def line_cer(pred: str, ref: str) -> float:
+    """CER of one line (edits ÷ reference length); a line with empty reference scores len(pred)>0."""
+    if not ref:
+        return float(len(pred) > 0)
+    return float(char_error_rate(pred, ref))

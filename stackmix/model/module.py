@@ -1,0 +1,169 @@
+"""LightningModule: CTC training, greedy decoding, corpus-level CER/WER/accuracy."""
+from __future__ import annotations
+
+from typing import Any
+
+import lightning as L
+import torch
+import torch.distributed as dist
+import torch.nn.functional as F
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
+
+from stackmix.metrics import text_metrics
+from stackmix.text import BLANK, CTCCodec
+
+
+def _plain(obj: Any) -> Any:
+    """Config objects → plain containers, so checkpoints load with ``weights_only=True``."""
+    if isinstance(obj, DictConfig):
+        return OmegaConf.to_container(obj, resolve=True)
+    return obj
+
+
+class HTRModule(L.LightningModule):
+    """Line recognizer trained with CTC.
+
+    The checkpoint carries everything needed to use the model: the network config, the alphabet,
+    the text normalization and the input size (``self.hparams``).
+    """
+
+    def __init__(
+        self,
+        net: dict,
+        alphabet: str,
+        image_h: int,
+        image_w: int,
+        optimizer: dict,
+        scheduler: dict | None = None,
+        normalize: dict | None = None,
+        dataset_name: str | None = None,
+        channels_last: bool = False,
+        compile: bool = False,
+    ):
+        super().__init__()
+        self.save_hyperparameters({
+            "net": _plain(net), "alphabet": alphabet, "image_h": int(image_h),
+            "image_w": int(image_w), "optimizer": _plain(optimizer),
+            "scheduler": _plain(scheduler), "normalize": _plain(normalize) or {},
+            "dataset_name": dataset_name, "channels_last": bool(channels_last),
+            "compile": bool(compile),
+        })
+        self.codec = CTCCodec(alphabet)
+        self.net = instantiate(self.hparams.net, num_classes=self.codec.num_classes)
+        self.in_chans = int(getattr(self.net, "in_chans", 1))
+        if channels_last:
+            self.net = self.net.to(memory_format=torch.channels_last)
+        self._forward_net = torch.compile(self.net) if compile else self.net
+        self.val_metrics = text_metrics("val/")
+        self.test_metrics = text_metrics("test/")
+        self.register_buffer("nonfinite_steps", torch.zeros((), dtype=torch.long), persistent=True)
+        self._step_finite: torch.Tensor | None = None
+        self.test_rows: list[dict] = []
+
+    # ------------------------------------------------------------------ forward
+    def preprocess(self, images: torch.Tensor) -> torch.Tensor:
+        """uint8 (B, 1, H, W), white paper → float ink map in [0, 1] (paper 0, ink 1)."""
+        x = 1.0 - images.float() / 255.0
+        if self.in_chans != x.shape[1]:
+            x = x.expand(-1, self.in_chans, -1, -1)
+        if self.hparams.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        return x
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        """Raw class scores (B, T, num_classes) for uint8 line images (B, 1, H, W)."""
+        return self._forward_net(self.preprocess(images))
+
+    def log_probs(self, images: torch.Tensor) -> torch.Tensor:
+        return self(images).float().log_softmax(-1)
+
+    def ctc_loss(self, log_probs: torch.Tensor, batch: dict) -> torch.Tensor:
+        b, t, _ = log_probs.shape
+        input_lengths = torch.full((b,), t, dtype=torch.long, device=log_probs.device)
+        return F.ctc_loss(
+            log_probs.transpose(0, 1), batch["targets"], input_lengths, batch["target_lengths"],
+            blank=BLANK, reduction="mean", zero_infinity=True,
+        )
+
+    def decode(self, log_probs: torch.Tensor) -> list[str]:
+        paths = log_probs.argmax(-1).cpu().numpy()
+        return [self.codec.decode_path(p) for p in paths]
+
+    # ------------------------------------------------------------------ training
+    def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
+        loss = self.ctc_loss(self.log_probs(batch["images"]), batch)
+        finite = torch.isfinite(loss.detach())
+        self._step_finite = finite
+        self.nonfinite_steps += (~finite).long()
+        self.log("train/loss", torch.where(finite, loss.detach(), torch.zeros_like(loss)),
+                 on_step=True, on_epoch=True, prog_bar=True, batch_size=len(batch["texts"]))
+        return loss
+
+    def on_before_optimizer_step(self, optimizer) -> None:
+        # A non-finite loss must not poison the weights: its gradients are zeroed (no host sync).
+        finite = self._step_finite
+        if finite is None:
+            return
+        for p in self.parameters():
+            if p.grad is not None:
+                p.grad.nan_to_num_(0.0, 0.0, 0.0).mul_(finite)
+
+    def on_train_epoch_end(self) -> None:
+        self.log("train/nonfinite_steps", self.nonfinite_steps.float(), sync_dist=False)
+
+    # ------------------------------------------------------------------ evaluation
+    def _eval_step(self, batch: dict, metrics) -> tuple[torch.Tensor, list[str]]:
+        log_probs = self.log_probs(batch["images"])
+        loss = self.ctc_loss(log_probs, batch)
+        preds = self.decode(log_probs)
+        metrics.update(preds, batch["texts"])
+        return loss, preds
+
+    def validation_step(self, batch: dict, batch_idx: int) -> None:
+        loss, _ = self._eval_step(batch, self.val_metrics)
+        self.log("val/loss", loss, on_epoch=True, prog_bar=False, batch_size=len(batch["texts"]),
+                 sync_dist=True)
+
+    def on_validation_epoch_end(self) -> None:
+        self.log_dict(self.val_metrics.compute(), prog_bar=True)
+        self.val_metrics.reset()
+
+    def on_test_epoch_start(self) -> None:
+        self.test_rows = []
+
+    def test_step(self, batch: dict, batch_idx: int) -> None:
+        loss, preds = self._eval_step(batch, self.test_metrics)
+        self.log("test/loss", loss, on_epoch=True, batch_size=len(batch["texts"]), sync_dist=True)
+        for sid, ref, hyp in zip(batch["sample_ids"], batch["texts"], preds):
+            self.test_rows.append({"sample_id": sid, "text": ref, "prediction": hyp})
+
+    def on_test_epoch_end(self) -> None:
+        self.log_dict(self.test_metrics.compute())
+        self.test_metrics.reset()
+        if dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
+            gathered: list[list[dict]] = [[] for _ in range(dist.get_world_size())]
+            dist.all_gather_object(gathered, self.test_rows)
+            seen: set[str] = set()
+            rows = []
+            for part in gathered:
+                for r in part:
+                    if r["sample_id"] not in seen:  # DistributedSampler pads with repeats
+                        seen.add(r["sample_id"])
+                        rows.append(r)
+            self.test_rows = rows
+
+    # ------------------------------------------------------------------ optimization
+    def configure_optimizers(self):
+        opt_cfg = dict(self.hparams.optimizer)
+        optimizer = instantiate(opt_cfg, params=self.parameters())
+        sched_cfg = self.hparams.scheduler
+        if not sched_cfg:
+            return optimizer
+        sched_cfg = dict(sched_cfg)
+        interval = sched_cfg.pop("interval", "step")
+        if sched_cfg.get("_target_", "").endswith("OneCycleLR"):
+            sched_cfg.setdefault("total_steps", int(self.trainer.estimated_stepping_batches))
+        scheduler = instantiate(sched_cfg, optimizer=optimizer)
+        return {"optimizer": optimizer,
+                "lr_scheduler": {"scheduler": scheduler, "interval": interval}}
