@@ -72,8 +72,8 @@ class HTRDataModule(L.LightningDataModule):
         self.image_w = int(self.dataset_cfg["image_w"])
         self._marking: Marking | None = None
         self._codec: CTCCodec | None = None
-        self.splits: dict[str, list[Sample]] = {}
-        self.dropped: dict[str, list[str]] = defaultdict(list)
+        self._splits: dict[str, list[Sample]] = {}
+        self._dropped: dict[str, list[str]] = defaultdict(list)
         self._datasets: dict[str, LineDataset] = {}
 
     # ------------------------------------------------------------------ loading and validation
@@ -105,6 +105,18 @@ class HTRDataModule(L.LightningDataModule):
         return self._marking
 
     @property
+    def splits(self) -> dict[str, list[Sample]]:
+        """Samples per stage after validation (train: only lines usable for training)."""
+        self.codec
+        return self._splits
+
+    @property
+    def dropped(self) -> dict[str, list[str]]:
+        """Train sample ids left out, by reason (``unknown_chars``, ``too_long_for_ctc``)."""
+        self.codec
+        return self._dropped
+
+    @property
     def codec(self) -> CTCCodec:
         if self._codec is None:
             self._build_splits()
@@ -125,7 +137,7 @@ class HTRDataModule(L.LightningDataModule):
                      len(alphabet))
         codec = CTCCodec(alphabet)
         train = self._check_train(by_stage["train"], codec)
-        self.splits = {"train": train, "valid": by_stage["valid"], "test": by_stage["test"]}
+        self._splits = {"train": train, "valid": by_stage["valid"], "test": by_stage["test"]}
         for stage in ("valid", "test"):
             unknown: dict[str, int] = defaultdict(int)
             for s in by_stage[stage]:
@@ -165,10 +177,10 @@ class HTRDataModule(L.LightningDataModule):
                     "lines."
                 )
             n = len({i for ids in bad.values() for i in ids})
-            self.dropped["unknown_chars"] = sorted({i for ids in bad.values() for i in ids})
+            self._dropped["unknown_chars"] = sorted({i for ids in bad.values() for i in ids})
             log.warning("dropped %d train lines with characters outside the alphabet: %s", n, listing)
         if too_long:
-            self.dropped["too_long_for_ctc"] = too_long
+            self._dropped["too_long_for_ctc"] = too_long
             log.warning(
                 "skipped %d train lines whose label needs more than the model's %d time steps "
                 "under CTC (e.g. %s); they stay in valid/test and are scored there",

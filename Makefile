@@ -1,0 +1,39 @@
+# StackMix-HTR. `make demo` and `make test` work on a fresh machine with only Python 3.10+:
+# they create .venv, install the package, then run.
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+ARGS   ?=
+
+.PHONY: install demo test test-fast bench preview-aug clean help
+.DEFAULT_GOAL := help
+
+help:  ## list the targets
+	@grep -E '^[a-zA-Z_%-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+install: $(STAMP)  ## create .venv and install the package with its dev tools
+
+demo: $(STAMP)  ## train + evaluate on the embedded synthetic dataset (CPU, ~10 min)
+	$(PY) train.py $(ARGS)
+
+test: $(STAMP)  ## run the test suite
+	$(PY) -m pytest -q $(ARGS)
+
+bench: $(STAMP)  ## run the CPU benchmarks under bench/
+	@for b in bench/*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+
+preview-aug: $(STAMP)  ## PNG grid of augmented training samples: make preview-aug ARGS="dataset=poilus aug=blots"
+	$(PY) prepare.py task=preview_aug $(ARGS)
+
+prepare-%: $(STAMP)  ## convert a downloaded dataset: make prepare-iam ARGS="task.raw=/path/to/download"
+	$(PY) prepare.py task=dataset dataset=$* $(ARGS)
+
+clean:  ## remove outputs (keeps .venv and the data/cache folders)
+	rm -rf outputs multirun .pytest_cache

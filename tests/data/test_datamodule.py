@@ -1,0 +1,62 @@
+import pytest
+import torch
+
+from stackmix.data.datamodule import DatasetError, HTRDataModule
+from stackmix.text import UnknownCharactersError
+
+from conftest import make_dataset
+
+
+def dm_for(root, **dataset):
+    cfg = {"name": "tiny", "root": str(root), "image_h": 32, "image_w": 128, "alphabet": None,
+           "normalize": {"collapse_whitespace": True}, "on_bad_row": "raise",
+           "unknown_train_chars": "error", **dataset}
+    return HTRDataModule(cfg, aug=None, batch_size=4, num_workers=0, time_steps=32)
+
+
+def test_alphabet_derived_from_train_and_batches(tiny_dataset):
+    dm = dm_for(tiny_dataset)
+    train_chars = set("".join(s.text for s in dm.marking.stage("train")))
+    assert set(dm.codec.alphabet) == train_chars
+    batch = next(iter(dm.train_dataloader()))
+    assert batch["images"].shape == (4, 1, 32, 128) and batch["images"].dtype == torch.uint8
+    assert batch["target_lengths"].sum() == len(batch["targets"])
+    assert dm.codec.decode(batch["targets"][: batch["target_lengths"][0]].tolist()) == batch["texts"][0]
+
+
+def test_unknown_train_characters_error_lists_them(tiny_dataset):
+    with pytest.raises(UnknownCharactersError, match=r"'f' \(U\+0066\) in \d+ lines"):
+        dm_for(tiny_dataset, alphabet="abcde ").codec
+
+
+def test_unknown_train_characters_dropped_with_count(tiny_dataset):
+    dm = dm_for(tiny_dataset, alphabet="abcde ", unknown_train_chars="drop")
+    dropped = dm.dropped["unknown_chars"]
+    assert dropped and len(dm.splits["train"]) == 24 - len(dropped)
+    assert all("f" not in s.text for s in dm.splits["train"])
+
+
+def test_test_only_characters_stay_in_reference(tmp_path):
+    texts = ["ab"] * 4 + ["ab"] + ["abz"]
+    root = make_dataset(tmp_path / "d", counts=(4, 1, 1), texts=texts)
+    dm = dm_for(root)
+    assert "z" not in dm.codec.alphabet
+    item = dm.dataset("test")[0]
+    assert item["text"] == "abz"  # kept for scoring
+    assert dm.codec.decode(item["target"].tolist()) == "ab"  # but not in the CTC target
+
+
+def test_train_lines_too_long_for_ctc_are_skipped_and_counted(tmp_path):
+    texts = ["ab", "aabb" * 5, "ab", "ab", "ab", "ab"]
+    root = make_dataset(tmp_path / "d", counts=(4, 1, 1), texts=texts)
+    dm = HTRDataModule({"name": "d", "root": str(root), "image_h": 32, "image_w": 128},
+                       num_workers=0, time_steps=16)
+    assert dm.dropped["too_long_for_ctc"] == ["s0001"]
+    assert len(dm.splits["train"]) == 3
+
+
+def test_empty_split_is_a_clear_error(tmp_path):
+    root = make_dataset(tmp_path / "d", counts=(4, 0, 1))
+    dm = dm_for(root)
+    with pytest.raises(DatasetError, match="'valid' split of 'tiny' is empty"):
+        dm.val_dataloader()
