@@ -1,0 +1,166 @@
+"""HandwrittenBlots: determinism, shapes, ink-only-inside-boxes, edge cases."""
+from __future__ import annotations
+
+import time
+
+import albumentations as A
+import cv2
+import numpy as np
+import pytest
+
+from stackmix.augment.blots import HandwrittenBlots
+
+
+def line_image(shape=(128, 2048), seed=0) -> np.ndarray:
+    """A page-grey line with a few dark text-like strokes (so 'darker only' is not trivial)."""
+    rng = np.random.default_rng(seed)
+    h, w = shape[:2]
+    img = np.full((h, w), 235, np.uint8)
+    img += rng.integers(0, 20, (h, w), dtype=np.uint8)
+    for x in range(5, max(w - 20, 6), 40):
+        pts = np.stack([x + np.cumsum(rng.uniform(1, 5, 6)), h / 2 + rng.uniform(-h / 4, h / 4, 6)], 1)
+        cv2.polylines(img, [np.round(pts).astype(np.int32)], False, 30, 2, cv2.LINE_AA)
+    if len(shape) == 3:
+        img = np.repeat(img[..., None], shape[2], axis=2)
+    return img
+
+
+def run(t: HandwrittenBlots, img: np.ndarray, seed: int):
+    out = A.Compose([t], seed=seed)(image=img)["image"]
+    return out, t.get_applied_params().get("boxes", [])
+
+
+def union_mask(shape, boxes) -> np.ndarray:
+    m = np.zeros(shape[:2], bool)
+    for x0, y0, x1, y1 in boxes:
+        assert 0 <= x0 < x1 <= shape[1] and 0 <= y0 < y1 <= shape[0], (x0, y0, x1, y1, shape)
+        m[y0:y1, x0:x1] = True
+    return m
+
+
+def changed_mask(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    d = a != b
+    return d.any(axis=2) if d.ndim == 3 else d
+
+
+def test_paper_defaults():
+    t = HandwrittenBlots()
+    assert t.p == 0.5
+    assert t.height_range == (50, 100) and t.width_range == (20, 100)
+    assert t.incline_range == (10, 50) and t.intensity_range == (0.5, 0.9)
+    assert t.transparency_range == (0.05, 0.4) and t.thickness_range == (1, 4)
+    assert t.count_range == (1, 10)
+
+
+@pytest.mark.parametrize("bad", [{"height_range": (10, 5)}, {"transparency_range": (0.1, 1.5)}, {"thickness_range": (0, 2)}])
+def test_invalid_ranges_rejected(bad):
+    with pytest.raises(ValueError):
+        HandwrittenBlots(**bad)
+
+
+def test_deterministic_under_seed():
+    imgs = [line_image(seed=i) for i in range(4)]
+    a = A.Compose([HandwrittenBlots(p=0.5)], seed=7)
+    b = A.Compose([HandwrittenBlots(p=0.5)], seed=7)
+    c = A.Compose([HandwrittenBlots(p=0.5)], seed=8)
+    outs_a = [a(image=i)["image"] for i in imgs]
+    outs_b = [b(image=i)["image"] for i in imgs]
+    outs_c = [c(image=i)["image"] for i in imgs]
+    assert all(np.array_equal(x, y) for x, y in zip(outs_a, outs_b))
+    assert not all(np.array_equal(x, y) for x, y in zip(outs_a, outs_c))
+
+
+@pytest.mark.parametrize("shape", [(128, 2048), (128, 2048, 1), (128, 2048, 3), (64, 300), (5, 7), (1, 1), (1, 1, 3), (5, 7, 1)])
+def test_shape_dtype_darker_inside_boxes(shape):
+    img = line_image(shape)
+    for seed in range(5):
+        t = HandwrittenBlots(p=1)
+        out, boxes = run(t, img, seed)
+        assert out.shape == img.shape and out.dtype == np.uint8
+        assert len(boxes) >= 1  # count_range starts at 1 and every box is clipped, not dropped
+        assert (out <= img).all(), "blots must only add ink"
+        changed = changed_mask(out, img)
+        assert not (changed & ~union_mask(shape, boxes)).any(), "ink outside the sampled boxes"
+    assert img.shape == line_image(shape).shape and np.array_equal(img, line_image(shape)), "input modified"
+
+
+def test_boxes_cover_a_small_part_and_strokes_are_visible():
+    img = np.full((128, 2048), 255, np.uint8)
+    for seed in range(10):
+        t = HandwrittenBlots(p=1)
+        out, boxes = run(t, img, seed)
+        union = union_mask(img.shape, boxes)
+        assert union.mean() < 0.6  # the subset test above is not vacuous
+        changed = changed_mask(out, img)
+        assert changed.sum() > 50, "p=1 must draw visible strokes"
+        assert out.min() < 160, "strokes must be dark ink"
+        # every blot leaves ink in its own box
+        for x0, y0, x1, y1 in boxes:
+            assert changed[y0:y1, x0:x1].any()
+
+
+def test_strokes_are_not_straight_and_cross_the_box():
+    """A scribble zig-zags: inside each box the ink spans most of the height and many columns."""
+    img = np.full((300, 400), 255, np.uint8)
+    t = HandwrittenBlots(p=1, count_range=(1, 1), height_range=(80, 80), width_range=(60, 60), incline_range=(10, 10))
+    out, (box,) = run(t, img, 3)
+    x0, y0, x1, y1 = box
+    ink = out[y0:y1, x0:x1] < 200
+    rows = np.flatnonzero(ink.any(axis=1))
+    assert rows.max() - rows.min() >= 0.7 * (y1 - y0)
+    # a zig-zag crosses a horizontal line through the middle several times
+    mid = ink[(y1 - y0) // 2]
+    crossings = np.count_nonzero(np.diff(mid.astype(np.int8)) == 1)
+    assert crossings >= 4
+
+
+def test_boxes_larger_than_image_are_clipped_no_wraparound():
+    img = line_image((40, 120))
+    for seed in range(10):
+        t = HandwrittenBlots(p=1, height_range=(200, 300), width_range=(300, 500), count_range=(2, 4))
+        out, boxes = run(t, img, seed)
+        assert all(b == (0, 0, 120, 40) for b in boxes)
+        assert (out <= img).all()
+    # a box overhanging the left/top edge draws only in its clipped part
+    img = np.full((128, 512), 255, np.uint8)
+    for seed in range(20):
+        t = HandwrittenBlots(p=1, height_range=(100, 200), width_range=(100, 600), count_range=(1, 1))
+        out, boxes = run(t, img, seed)
+        assert not (changed_mask(out, img) & ~union_mask(img.shape, boxes)).any()
+
+
+def test_p0_and_zero_count_are_identity():
+    img = line_image((128, 2048, 3))
+    for seed in range(5):
+        out, boxes = run(HandwrittenBlots(p=0), img, seed)
+        assert np.array_equal(out, img) and boxes == []
+        out, boxes = run(HandwrittenBlots(p=1, count_range=(0, 0)), img, seed)
+        assert np.array_equal(out, img) and boxes == []
+
+
+def test_rgb_equals_gray_per_channel():
+    gray = line_image((96, 500))
+    rgb = np.repeat(gray[..., None], 3, axis=2)
+    g, gb = run(HandwrittenBlots(p=1), gray, 11)
+    c, cb = run(HandwrittenBlots(p=1), rgb, 11)
+    assert gb == cb
+    for k in range(3):
+        assert np.array_equal(c[..., k], g)
+
+
+def test_last_blots_debug_attribute():
+    t = HandwrittenBlots(p=1, count_range=(3, 3))
+    run(t, line_image((128, 512)), 0)
+    assert len(t.last_blots) == 3
+    assert {"box", "points", "thickness", "opacity", "ink"} <= set(t.last_blots[0])
+    assert 1 - 0.4 <= t.last_blots[0]["opacity"] <= 1 - 0.05
+
+
+def test_fast_enough():
+    """Loose guard against a per-pixel implementation (the original took ~100 ms per blot)."""
+    img = line_image()
+    t = A.Compose([HandwrittenBlots(p=1)], seed=0)
+    start = time.process_time()
+    for _ in range(50):
+        t(image=img)
+    assert (time.process_time() - start) / 50 < 0.03
