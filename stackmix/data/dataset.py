@@ -7,7 +7,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from stackmix.data.image import resize_pad
+from stackmix.data.image import fit_resize, pad_to
 from stackmix.data.marking import Sample
 from stackmix.io import read_gray
 from stackmix.text import CTCCodec
@@ -29,7 +29,8 @@ class LineDataset(Dataset):
     them as errors), ``text``, ``sample_id``, ``index``.
 
     ``transform`` is an albumentations-style callable (``transform(image=...)["image"]``) applied
-    after resizing; ``generator`` (train only) replaces a sample by a generated line with
+    to the resized line before it is padded (so blots and rotation act on the writing, not on the
+    white padding); ``generator`` (train only) replaces a sample by a generated line with
     probability ``generator.p``.
     """
 
@@ -63,23 +64,24 @@ class LineDataset(Dataset):
         return len(self.samples)
 
     def load(self, index: int) -> np.ndarray:
-        """The resized, padded (not augmented) image of sample ``index``."""
+        """The resized (fitted, not padded, not augmented) image of sample ``index``."""
         if self.image_source is not None:
             return self.image_source(index)
-        return resize_pad(read_gray(self.samples[index].path), self.image_h, self.image_w)
+        return fit_resize(read_gray(self.samples[index].path), self.image_h, self.image_w)
 
     def __getitem__(self, index: int) -> dict:
         s = self.samples[index]
         text = s.text
         if self.generator is not None and self.rng.random() < self.generator.p:
             img, text = self.generator(self.rng)
-            img = resize_pad(img, self.image_h, self.image_w)
+            img = fit_resize(img, self.image_h, self.image_w)
         else:
             img = self.load(index)
         if self.transform is not None:
             img = self.transform(image=img)["image"]
         if img.ndim == 3:
             img = img[..., 0]
+        img = pad_to(img, self.image_h, self.image_w)
         return {
             "image": torch.from_numpy(np.ascontiguousarray(img))[None],
             "target": torch.tensor(self.codec.encode_known(text), dtype=torch.long),

@@ -60,3 +60,14 @@ def test_empty_split_is_a_clear_error(tmp_path):
     dm = dm_for(root)
     with pytest.raises(DatasetError, match="'valid' split of 'tiny' is empty"):
         dm.val_dataloader()
+
+
+def test_blot_geometry_scales_with_line_height():
+    from stackmix.data.datamodule import scale_aug_to_height
+
+    aug = {"blots": {"height_range": [50, 100], "width_range": [20, 100], "thickness_range": [1, 4],
+                     "p": 0.5}}
+    assert scale_aug_to_height(aug, 128) is aug
+    half = scale_aug_to_height(aug, 64)["blots"]
+    assert half["height_range"] == [25, 50] and half["width_range"] == [10, 50]
+    assert half["thickness_range"] == [1, 2] and half["p"] == 0.5
