@@ -1,0 +1,405 @@
+"""Shared machinery of the dataset converters and importers.
+
+A converter yields :class:`Item` objects (one text line: id, stage, text, image file or pixels,
+extra columns); :class:`DatasetBuilder` writes them into a temporary sibling of the output folder
+(images under ``images/``, ``marking.csv`` via :func:`stackmix.data.marking.write_marking`, the
+validation report as ``prepare_report.json``), validates the result with ``read_marking`` and only
+then renames it into place. If anything fails, the temporary folder is removed: a half-written
+dataset never appears under the final name. :class:`Report` is the validation report: counts per
+stage, alphabet, length statistics and every skipped item with its reason.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import shutil
+import statistics
+import tempfile
+import unicodedata
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable
+
+import numpy as np
+
+from stackmix.data.marking import MARKING, REQUIRED_COLUMNS, STAGES, read_marking, write_marking
+from stackmix.text import derive_alphabet
+
+log = logging.getLogger(__name__)
+
+REPORT_NAME = "prepare_report.json"
+IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".gif", ".webp")
+
+
+class ConversionError(ValueError):
+    """The raw data does not have the expected layout or content; the message says what and where."""
+
+
+@dataclass
+class Item:
+    """One text line to write: ``image`` is a file to copy or a grayscale/colour array to encode."""
+
+    sample_id: str
+    stage: str
+    text: str
+    image: Path | np.ndarray
+    extra: dict = field(default_factory=dict)
+
+
+@dataclass
+class Skipped:
+    item: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.item}: {self.reason}"
+
+
+SkipFn = Callable[[str, str], None]
+
+
+@dataclass
+class Report:
+    """Validation report of one conversion (also written to ``<out>/prepare_report.json``)."""
+
+    dataset: str
+    out: str
+    counts: dict
+    alphabet: str
+    length: dict
+    unseen: dict  # stage -> characters that never occur in train
+    outside_config_alphabet: str  # train characters the configured alphabet lacks
+    skipped: list[Skipped]
+
+    def to_dict(self) -> dict:
+        return {
+            "dataset": self.dataset,
+            "out": self.out,
+            "counts": self.counts,
+            "alphabet": self.alphabet,
+            "alphabet_size": len(self.alphabet),
+            "length": self.length,
+            "unseen_in_train": self.unseen,
+            "outside_config_alphabet": self.outside_config_alphabet,
+            "skipped": [{"item": s.item, "reason": s.reason} for s in self.skipped],
+        }
+
+    def summary(self) -> str:
+        lines = [f"prepared {self.dataset!r} in {self.out}: "
+                 + ", ".join(f"{k} {v}" for k, v in self.counts.items())
+                 + f" (total {sum(self.counts.values())})"]
+        lines.append(f"alphabet ({len(self.alphabet)} chars, from train): {self.alphabet!r}")
+        for st, stats in self.length.items():
+            if stats:
+                lines.append(f"  {st} text length: min {stats['min']}, mean {stats['mean']}, "
+                             f"median {stats['median']}, max {stats['max']}")
+        for st, chars in self.unseen.items():
+            if chars:
+                lines.append(f"  {st} has characters never seen in train: {chars!r}")
+        if self.outside_config_alphabet:
+            lines.append("  train characters missing from the configured alphabet: "
+                         f"{self.outside_config_alphabet!r}")
+        if not self.skipped:
+            lines.append("nothing skipped")
+        else:
+            reasons = Counter(s.reason.split(":")[0] for s in self.skipped)
+            lines.append(f"skipped {len(self.skipped)} item(s): "
+                         + ", ".join(f"{r} ×{n}" for r, n in reasons.most_common()))
+            lines += [f"  - {s}" for s in self.skipped]
+        return "\n".join(lines)
+
+
+def _length_stats(texts: list[str]) -> dict:
+    if not texts:
+        return {}
+    n = [len(t) for t in texts]
+    return {"min": min(n), "mean": round(sum(n) / len(n), 2), "median": statistics.median(n),
+            "max": max(n)}
+
+
+def build_report(dataset: str, out: Path, rows: list[dict], skipped: list[Skipped],
+                 config_alphabet: str | None = None) -> Report:
+    by_stage = {st: [r["text"] for r in rows if r["stage"] == st] for st in STAGES}
+    alphabet = derive_alphabet(by_stage["train"])
+    seen = set(alphabet)
+    unseen = {st: "".join(sorted(set("".join(by_stage[st])) - seen)) for st in ("valid", "test")}
+    outside = ""
+    if config_alphabet:
+        outside = "".join(sorted(seen - set(config_alphabet)))
+    return Report(
+        dataset=dataset,
+        out=str(out),
+        counts={st: len(by_stage[st]) for st in STAGES},
+        alphabet=alphabet,
+        length={st: _length_stats(by_stage[st]) for st in STAGES},
+        unseen=unseen,
+        outside_config_alphabet=outside,
+        skipped=list(skipped),
+    )
+
+
+_SAFE = re.compile(r"[^A-Za-z0-9._-]+")
+_BREAKS = re.compile(r"[\r\n\t\v\f\u2028\u2029]+")
+
+
+def clean_text(text: str) -> str:
+    """Default text clean-up when writing: NFC, line breaks/tabs → one space, ends stripped.
+
+    Other characters (non-breaking spaces, double spaces) are kept as the source has them; the
+    dataset config's ``normalize`` block decides at training time.
+    """
+    return _BREAKS.sub(" ", unicodedata.normalize("NFC", text)).strip()
+
+
+def safe_name(sample_id: str) -> str:
+    """A file-name-safe form of a sample id (other characters become ``_``)."""
+    name = _SAFE.sub("_", sample_id).strip("._") or "sample"
+    return name[:180]
+
+
+class DatasetBuilder:
+    """Write a prepared dataset atomically: ``with DatasetBuilder(out) as b: b.add(item) ...; b.commit()``.
+
+    Without :meth:`commit` (or on an exception) the temporary folder is deleted and ``out`` is left
+    as it was. ``overwrite=False`` refuses an existing non-empty ``out``.
+    """
+
+    def __init__(
+        self,
+        out: str | os.PathLike,
+        *,
+        dataset: str = "dataset",
+        overwrite: bool = False,
+        check_images: bool = True,
+        normalizer: Callable[[str], str] | None = None,
+        extra_columns: tuple[str, ...] = (),
+        config_alphabet: str | None = None,
+    ):
+        self.out = Path(out).expanduser().resolve()
+        self.dataset = dataset
+        self.overwrite = overwrite
+        self.check_images = check_images
+        self.normalizer = normalizer or clean_text
+        self.extra_columns = list(extra_columns)
+        self.config_alphabet = config_alphabet
+        self.rows: list[dict] = []
+        self.skipped: list[Skipped] = []
+        self._ids: set[str] = set()
+        self._files: set[str] = set()
+        self.tmp: Path | None = None
+        self.report: Report | None = None
+
+    # -- context ------------------------------------------------------------------------------
+    def __enter__(self) -> "DatasetBuilder":
+        if self.out.exists():
+            if not self.out.is_dir():
+                raise ConversionError(f"output {self.out} exists and is not a folder")
+            if any(self.out.iterdir()) and not self.overwrite:
+                what = "a prepared dataset" if (self.out / MARKING).exists() else "files"
+                raise ConversionError(
+                    f"output folder {self.out} already holds {what}; choose another out=... or "
+                    "pass overwrite=true (task.overwrite=true) to replace it"
+                )
+        self.out.parent.mkdir(parents=True, exist_ok=True)
+        self.tmp = Path(tempfile.mkdtemp(prefix=f".{self.out.name}.partial-", dir=self.out.parent))
+        (self.tmp / "images").mkdir()
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if self.tmp is not None and self.tmp.exists():
+            shutil.rmtree(self.tmp, ignore_errors=True)
+        self.tmp = None
+
+    # -- items --------------------------------------------------------------------------------
+    def skip(self, item: str, reason: str) -> None:
+        self.skipped.append(Skipped(item, reason))
+        log.info("skipped %s: %s", item, reason)
+
+    def add(self, item: Item) -> bool:
+        assert self.tmp is not None, "use DatasetBuilder as a context manager"
+        sid = str(item.sample_id).strip()
+        if not sid:
+            self.skip(repr(item.sample_id), "empty sample id")
+            return False
+        if sid in self._ids:
+            self.skip(sid, "duplicate sample id: already used by an earlier line")
+            return False
+        if item.stage not in STAGES:
+            self.skip(sid, f"unknown stage {item.stage!r}: must be one of {', '.join(STAGES)}")
+            return False
+        text = self.normalizer(item.text or "")
+        if not text.strip():
+            self.skip(sid, "empty transcription")
+            return False
+        try:
+            rel = self._write_image(sid, item.image)
+        except ImageProblem as e:
+            self.skip(sid, str(e))
+            return False
+        self._ids.add(sid)
+        row = {"sample_id": sid, "path": rel, "stage": item.stage, "text": text}
+        for k, v in (item.extra or {}).items():
+            if k in REQUIRED_COLUMNS:
+                continue
+            if k not in self.extra_columns:
+                self.extra_columns.append(k)
+            row[k] = "" if v is None else str(v)
+        self.rows.append(row)
+        return True
+
+    def add_all(self, items: Iterable[Item]) -> None:
+        for it in items:
+            self.add(it)
+
+    def _unique_file(self, stem: str, ext: str) -> str:
+        name = f"{stem}{ext}"
+        k = 1
+        while name.lower() in self._files:
+            k += 1
+            name = f"{stem}_{k}{ext}"
+        self._files.add(name.lower())
+        return name
+
+    def _write_image(self, sid: str, image) -> str:
+        import cv2
+
+        stem = safe_name(sid)
+        if isinstance(image, np.ndarray):
+            if image.size == 0 or image.ndim not in (2, 3):
+                raise ImageProblem("empty crop: the region has zero width or height")
+            ok, buf = cv2.imencode(".png", image)
+            if not ok:
+                raise ImageProblem("cannot encode the crop as PNG")
+            name = self._unique_file(stem, ".png")
+            (self.tmp / "images" / name).write_bytes(buf.tobytes())
+            return f"images/{name}"
+        src = Path(image)
+        if not src.is_file():
+            raise ImageProblem(f"missing image: {src} does not exist")
+        if self.check_images:
+            from stackmix.io import ImageReadError, read_gray
+
+            try:
+                read_gray(src)
+            except (ImageReadError, ValueError) as e:
+                raise ImageProblem(f"unreadable image: {e}") from None
+        ext = src.suffix.lower() if src.suffix.lower() in IMAGE_EXTS else ".png"
+        name = self._unique_file(stem, ext)
+        shutil.copyfile(src, self.tmp / "images" / name)
+        return f"images/{name}"
+
+    # -- finish -------------------------------------------------------------------------------
+    def commit(self, *, allow_empty_stages: bool = True) -> Report:
+        """Write marking.csv and the report, validate, and move the folder into place."""
+        assert self.tmp is not None, "commit() outside the with-block"
+        if not self.rows:
+            raise ConversionError(
+                f"no usable line for {self.dataset!r}: every item was skipped "
+                f"({len(self.skipped)} skipped; first reasons: "
+                + "; ".join(str(s) for s in self.skipped[:5]) + ")"
+            )
+        if not allow_empty_stages:
+            missing = [st for st in STAGES if not any(r["stage"] == st for r in self.rows)]
+            if missing:
+                raise ConversionError(f"{self.dataset!r}: no line in stage(s) {', '.join(missing)}")
+        write_marking(self.tmp, self.rows, extra_columns=tuple(self.extra_columns))
+        marking = read_marking(self.tmp, on_error="raise", check_images=True)
+        assert len(marking.samples) == len(self.rows)
+        report = build_report(self.dataset, self.out, self.rows, self.skipped, self.config_alphabet)
+        (self.tmp / REPORT_NAME).write_text(
+            json.dumps(report.to_dict(), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        if self.out.exists():
+            old = Path(tempfile.mkdtemp(prefix=f".{self.out.name}.old-", dir=self.out.parent))
+            old.rmdir()
+            os.replace(self.out, old)
+            os.replace(self.tmp, self.out)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(self.tmp, self.out)
+        self.tmp = None
+        self.report = report
+        return report
+
+
+class ImageProblem(ValueError):
+    pass
+
+
+# ------------------------------------------------------------------------------ raw-layout helpers
+def find_one(raw: Path, names: Iterable[str], *, what: str, kind: str = "file",
+             required: bool = True) -> Path | None:
+    """First path under ``raw`` (itself, then depth-first, sorted) whose relative path ends with one
+    of ``names`` (``"ascii/lines.txt"`` or ``"lines.txt"``); raises a clear error when absent."""
+    names = [n.strip("/") for n in names]
+    want_dir = kind == "dir"
+    candidates: list[Path] = []
+    for dirpath, dirnames, filenames in os.walk(raw):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        entries = dirnames if want_dir else sorted(filenames)
+        for e in entries:
+            p = Path(dirpath) / e
+            rel = p.relative_to(raw).as_posix()
+            for n in names:
+                if rel == n or rel.endswith("/" + n):
+                    candidates.append(p)
+                    break
+        if candidates:
+            break
+    if candidates:
+        return min(candidates, key=lambda p: (len(p.relative_to(raw).parts), str(p)))
+    if want_dir:
+        for n in names:
+            if (raw / n).is_dir():
+                return raw / n
+    if required:
+        raise ConversionError(
+            f"missing {what}: no {' or '.join(names)} under {raw}. "
+            "See the dataset's docstring / README table for the expected layout."
+        )
+    return None
+
+
+def read_lines(path: Path, *, what: str) -> list[str]:
+    """Non-empty stripped lines of a UTF-8 text file (BOM tolerated)."""
+    if not path.is_file():
+        raise ConversionError(f"missing {what}: {path} does not exist")
+    raw = path.read_bytes()
+    if raw.startswith(b"\xef\xbb\xbf"):
+        raw = raw[3:]
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        text = raw.decode("latin-1")
+    return [ln.strip() for ln in text.splitlines() if ln.strip()]
+
+
+def read_text_file(path: Path) -> str:
+    raw = path.read_bytes()
+    if raw.startswith(b"\xef\xbb\xbf"):
+        raw = raw[3:]
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return raw.decode("latin-1")
+
+
+def stage_lookup(lists: dict[str, Iterable[str]]) -> dict[str, str]:
+    """``{id: stage}`` from ``{stage: ids}``; an id in two lists is an error."""
+    out: dict[str, str] = {}
+    for stage, ids in lists.items():
+        for i in ids:
+            if i in out and out[i] != stage:
+                raise ConversionError(f"id {i!r} is listed in both {out[i]} and {stage} split files")
+            out[i] = stage
+    return out
+
+
+def missing(strict: bool, skip: SkipFn, item: str, reason: str) -> None:
+    """Report a missing per-line file: an error when ``strict``, a recorded skip otherwise."""
+    if strict:
+        raise ConversionError(f"{item}: {reason} (pass strict=false to skip such lines instead)")
+    skip(item, reason)
+

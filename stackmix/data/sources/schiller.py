@@ -1,0 +1,26 @@
+"""Document 'Schiller' of the ICFHR 2018 READ competition's document-specific data → prepared dataset.
+
+Source, download, layout, split, image masking and normalization: see :mod:`.read2018`
+(collection ``30882``, folder ``specific_data/30882_train/Schiller/``, lists
+``specific_data_train_list/30882_train_{1,4,16}.lst``).
+
+Split sizes in the original StackMix-OCR conversion (train / valid / test lines): 244 / 21 / 63.
+
+Alphabet (original project, 62 chars): `` ,.123459;ABCDEFGHIJKLMNOPRSTUVWZabcdefghijklmnopqrstuvwxyz¬ß—``.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterator
+
+from stackmix.data.sources.common import Item, SkipFn
+from stackmix.data.sources.read2018 import iter_document
+
+COLLECTION = "30882"
+DOCUMENT = "Schiller"
+
+
+def iter_items(raw: Path, options: dict, skip: SkipFn) -> Iterator[Item]:
+    yield from iter_document(raw, options, skip,
+                             collection=str(options.get("collection", COLLECTION)),
+                             document=str(options.get("document", DOCUMENT)))
