@@ -11,8 +11,10 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 from torch.utils.data import DataLoader, get_worker_info
 
+from stackmix.data.cache import ImageCache, open_or_build
 from stackmix.data.dataset import LineDataset, collate_lines
-from stackmix.data.marking import Marking, Sample, read_marking
+from stackmix.data.marking import Marking, MarkingError, Sample, Skip, read_marking
+from stackmix.data.sampler import EpochSampler
 from stackmix.io import read_gray
 from stackmix.text import CTCCodec, Normalizer, UnknownCharactersError, ctc_min_frames, derive_alphabet
 
@@ -54,6 +56,8 @@ class HTRDataModule(L.LightningDataModule):
         seed: int = 42,
         time_steps: int | None = None,
         verify_images: bool = True,
+        cache_images: bool = False,
+        cache_dir: str | None = None,
     ):
         super().__init__()
         self.dataset_cfg = _cfg(dataset)
@@ -67,6 +71,10 @@ class HTRDataModule(L.LightningDataModule):
         self.seed = seed
         self.time_steps = time_steps
         self.verify_images = verify_images
+        self.cache_images = cache_images
+        self.cache_dir = cache_dir
+        self._cache: ImageCache | None = None
+        self._cache_pos: dict[str, int] = {}
         self.normalizer = Normalizer.from_config(self.dataset_cfg.get("normalize"))
         self.image_h = int(self.dataset_cfg["image_h"])
         self.image_w = int(self.dataset_cfg["image_w"])
@@ -97,12 +105,37 @@ class HTRDataModule(L.LightningDataModule):
         if self._marking is None:
             self.prepare_data()
             on_error = self.dataset_cfg.get("on_bad_row", "raise")
-            check = _decode_check if self.verify_images else None
-            self._marking = read_marking(
+            check = _decode_check if self.verify_images and not self.cache_images else None
+            marking = read_marking(
                 self.root, on_error=on_error, normalize=self.normalizer, image_check=check
             )
-            log.info(self._marking.summary())
+            if self.cache_images:
+                self._open_cache(marking, on_error)
+            self._marking = marking
+            log.info(marking.summary())
         return self._marking
+
+    def _open_cache(self, marking: Marking, on_error: str) -> None:
+        """Decode every image once into the memory-mapped cache; undecodable files are errors
+        (or counted skips with ``dataset.on_bad_row=skip``)."""
+        cache_dir = self.cache_dir or (self.root / ".cache")
+        cache = open_or_build([s.path for s in marking.samples], self.image_h, self.image_w,
+                              cache_dir, self.name)
+        if cache.failed:
+            bad = [(marking.samples[i], reason) for i, reason in sorted(cache.failed.items())]
+            if on_error == "raise":
+                s, reason = bad[0]
+                raise MarkingError(
+                    f"{self.root / 'marking.csv'}: line {s.line} (sample {s.sample_id!r}): "
+                    f"unreadable image: {reason}. Replace the file, remove the row, or set "
+                    f"dataset.on_bad_row=skip ({len(bad)} unreadable image(s) in all)")
+            for s, reason in bad:
+                marking.skipped.append(Skip(s.line, s.sample_id, str(s.path),
+                                            f"unreadable image: {reason}"))
+        self._cache = cache
+        self._cache_pos = {s.sample_id: i for i, s in enumerate(marking.samples)}
+        failed_ids = {marking.samples[i].sample_id for i in cache.failed}
+        marking.samples = [s for s in marking.samples if s.sample_id not in failed_ids]
 
     @property
     def splits(self) -> dict[str, list[Sample]]:
@@ -200,11 +233,17 @@ class HTRDataModule(L.LightningDataModule):
             generator = self._build_generator(codec)
             self._datasets["train"] = LineDataset(
                 self.splits["train"], codec, self.image_h, self.image_w, transform=transform,
-                generator=generator, seed=self.seed)
+                generator=generator, seed=self.seed, image_source=self._source("train"))
         for split in ("valid", "test"):
             if split not in self._datasets:
                 self._datasets[split] = LineDataset(
-                    self.splits[split], codec, self.image_h, self.image_w, seed=self.seed)
+                    self.splits[split], codec, self.image_h, self.image_w, seed=self.seed,
+                    image_source=self._source(split))
+
+    def _source(self, split: str) -> "CachedImages | None":
+        if self._cache is None:
+            return None
+        return CachedImages(self._cache, [self._cache_pos[s.sample_id] for s in self.splits[split]])
 
     def _build_generator(self, codec: CTCCodec):
         cfg = self.aug_cfg.get("stackmix")
@@ -225,7 +264,19 @@ class HTRDataModule(L.LightningDataModule):
         self.setup()
         return self._datasets[split]
 
-    def _loader(self, split: str, shuffle: bool, batch_size: int) -> DataLoader:
+    def _rank_world(self) -> tuple[int, int]:
+        trainer = getattr(self, "trainer", None)
+        if trainer is None:
+            return 0, 1
+        return int(trainer.global_rank), int(trainer.world_size)
+
+    def sampler(self, split: str) -> EpochSampler:
+        rank, world = self._rank_world()
+        train = split == "train"
+        return EpochSampler(len(self.dataset(split)), self.seed, shuffle=train, rank=rank,
+                            world_size=world, pad=train)
+
+    def _loader(self, split: str, batch_size: int) -> DataLoader:
         ds = self.dataset(split)
         if len(ds) == 0:
             raise DatasetError(
@@ -234,7 +285,7 @@ class HTRDataModule(L.LightningDataModule):
         return DataLoader(
             ds,
             batch_size=batch_size,
-            shuffle=shuffle,
+            sampler=self.sampler(split),
             num_workers=self.num_workers,
             collate_fn=collate_lines,
             pin_memory=self.pin_memory,
@@ -245,13 +296,13 @@ class HTRDataModule(L.LightningDataModule):
         )
 
     def train_dataloader(self) -> DataLoader:
-        return self._loader("train", True, self.batch_size)
+        return self._loader("train", self.batch_size)
 
     def val_dataloader(self) -> DataLoader:
-        return self._loader("valid", False, self.eval_batch_size)
+        return self._loader("valid", self.eval_batch_size)
 
     def test_dataloader(self) -> DataLoader:
-        return self._loader("test", False, self.eval_batch_size)
+        return self._loader("test", self.eval_batch_size)
 
     def info(self) -> dict:
         return {
@@ -280,6 +331,17 @@ def scale_aug_to_height(aug_cfg: dict, image_h: int) -> dict:
             lo, hi = scaled[key]
             scaled[key] = [max(1, int(round(lo * s))), max(1, int(round(hi * s)))]
     return {**aug_cfg, "blots": scaled}
+
+
+class CachedImages:
+    """Picklable ``index → fitted image`` view of the shared image cache for one split."""
+
+    def __init__(self, cache: ImageCache, positions: list[int]):
+        self.cache = cache
+        self.positions = positions
+
+    def __call__(self, index: int):
+        return self.cache[self.positions[index]]
 
 
 def _decode_check(path: Path) -> None:

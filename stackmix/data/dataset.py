@@ -66,10 +66,17 @@ class LineDataset(Dataset):
     def load(self, index: int) -> np.ndarray:
         """The resized (fitted, not padded, not augmented) image of sample ``index``."""
         if self.image_source is not None:
-            return self.image_source(index)
+            return np.array(self.image_source(index))  # a private copy of the cached pixels
         return fit_resize(read_gray(self.samples[index].path), self.image_h, self.image_w)
 
-    def __getitem__(self, index: int) -> dict:
+    def __getitem__(self, key: int | tuple[int, int]) -> dict:
+        """``key`` is an index, or ``(index, seed)`` from ``EpochSampler``: the seed then fixes
+        every random choice made for this sample (augmentations, StackMix)."""
+        if isinstance(key, tuple):
+            index, seed = key
+            self.reseed(seed)
+        else:
+            index = key
         s = self.samples[index]
         text = s.text
         if self.generator is not None and self.rng.random() < self.generator.p:

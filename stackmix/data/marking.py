@@ -31,6 +31,7 @@ class Sample:
     stage: str
     text: str
     extra: dict = field(default_factory=dict)
+    line: int = 0  # line number in marking.csv (header = 1), for error messages
 
 
 @dataclass
@@ -178,7 +179,7 @@ def read_marking(
                     bad(line, sid, rel, f"unreadable image: {e}")
                     continue
         extra = {k: v for k, v in row.items() if k not in REQUIRED_COLUMNS}
-        samples.append(Sample(sid, img, stage, txt, extra))
+        samples.append(Sample(sid, img, stage, txt, extra, line))
 
     marking = Marking(root, samples, skipped, columns)
     if skipped:
