@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 
 from omegaconf import DictConfig, OmegaConf
-from omegaconf.errors import MissingMandatoryValue
+from omegaconf.errors import InterpolationToMissingValueError, MissingMandatoryValue
 
 from stackmix.data.formats import import_dataset
 
@@ -23,14 +23,17 @@ log = logging.getLogger("stackmix.prepare.import")
 
 def run(cfg: DictConfig) -> dict:
     t = cfg.task
-    try:
-        fmt, input_, out = str(t.format), str(t.input), str(t.out)
-    except MissingMandatoryValue as e:
-        raise SystemExit(
-            f"missing {e.full_key.split('.')[-1]}=...: usage: python prepare.py task=import "
-            "format=alto|pagexml|gt_txt input=<file or folder> out=<new dataset folder> "
-            "[split=page|document|writer|list|none]"
-        ) from None
+    values = {}
+    for key in ("format", "input", "out"):
+        try:
+            values[key] = str(t[key])
+        except (MissingMandatoryValue, InterpolationToMissingValueError):
+            raise SystemExit(
+                f"missing {key}=...: usage: python prepare.py task=import "
+                "format=alto|pagexml|gt_txt input=<file or folder> out=<new dataset folder> "
+                "[split=page|document|writer|list|none]"
+            ) from None
+    fmt, input_, out = values["format"], values["input"], values["out"]
     ratios = t.get("ratios")
     ratios = OmegaConf.to_container(ratios, resolve=True) if isinstance(ratios, DictConfig) or \
         OmegaConf.is_list(ratios) else ratios
