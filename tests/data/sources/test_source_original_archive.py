@@ -8,6 +8,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+import pytest
 
 from stackmix.data.marking import read_marking
 from stackmix.data.sources import convert
@@ -47,3 +48,21 @@ def test_original_archive_paths_are_rewritten(tmp_path):
     assert [(s.item, s.reason) for s in report.skipped] == [
         ("csg562-003-04", "stage 'unknown' is not one of train, valid, test")]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out", "saintgall.tar.gz"]
+
+
+def test_unsafe_archive_in_raw_writes_nothing(tmp_path):
+    from stackmix.data.download import UnsafeArchiveError
+
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    with tarfile.open(raw / "saintgall.tar.gz", "w:gz") as tf:
+        for name in ("saintgall/marking.csv", "../../escaped.txt"):
+            info = tarfile.TarInfo(name)
+            info.size = 3
+            tf.addfile(info, io.BytesIO(b"abc"))
+    for src in (raw, raw / "saintgall.tar.gz"):  # a folder holding it, or the archive itself
+        with pytest.raises(UnsafeArchiveError, match="escaped.txt"):
+            convert("original_archive", src, tmp_path / "out", options={"name": "saintgall"})
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["raw"]
+        assert sorted(p.name for p in raw.iterdir()) == ["saintgall.tar.gz"]
+    assert not (tmp_path.parent / "escaped.txt").exists()
