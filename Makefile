@@ -32,7 +32,7 @@ bench: $(STAMP)  ## run the CPU benchmarks under bench/
 preview-aug: $(STAMP)  ## PNG grid of augmented training samples: make preview-aug ARGS="dataset=poilus aug=blots"
 	$(PY) prepare.py task=preview_aug $(ARGS)
 
-prepare-%: $(STAMP)  ## convert a downloaded dataset: make prepare-iam ARGS="task.raw=/path/to/download"
+prepare-%: $(STAMP)  ## convert a downloaded dataset: make prepare-iam ARGS="raw=/path/to/download"
 	$(PY) prepare.py task=dataset dataset=$* $(ARGS)
 
 clean:  ## remove outputs (keeps .venv and the data/cache folders)
