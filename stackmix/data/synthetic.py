@@ -361,11 +361,16 @@ def _stroke_width(cov: np.ndarray) -> float:
 
 
 def _restroke(cov: np.ndarray, delta: float) -> np.ndarray:
-    """Move every stroke edge outwards by ``delta`` px (inwards if negative), anti-aliased."""
-    ink = (cov >= 0.5).astype(np.uint8)
-    inside = cv2.distanceTransform(ink, cv2.DIST_L2, 5)
-    outside = cv2.distanceTransform(1 - ink, cv2.DIST_L2, 5)
-    signed = inside - outside  # > 0 inside the stroke
+    """Move every stroke edge outwards by ``delta`` px (inwards if negative), anti-aliased.
+
+    The signed distance of each pixel centre to the stroke edge comes from the distance
+    transforms, refined near the edge by the anti-aliased coverage (an edge pixel of coverage c
+    lies c - 0.5 px inside); ``delta = 0`` leaves ``cov`` unchanged near the edges.
+    """
+    ink = cov >= 0.5
+    inside = cv2.distanceTransform(ink.astype(np.uint8), cv2.DIST_L2, 5)
+    outside = cv2.distanceTransform((~ink).astype(np.uint8), cv2.DIST_L2, 5)
+    signed = np.where(ink, inside - 1.0, 1.0 - outside) + cov - 0.5
     return np.clip(signed + delta + 0.5, 0.0, 1.0).astype(np.float32)
 
 
@@ -460,7 +465,7 @@ def render_line(
 
     # stroke width: move edges by delta px, keeping the stroke between ~0.10 and 0.26 x-height
     stroke = _stroke_width(cov)
-    delta = float(rng.uniform(-0.5, 1.0))
+    delta = float(rng.uniform(-0.4, 0.8))
     delta = min(delta, max(0.0, (0.26 * xh_px - stroke) / 2.0))
     delta = max(delta, min(0.0, max((0.10 * xh_px - stroke) / 2.0, 1.2 - stroke / 2.0)))
     if abs(delta) > 0.15:
@@ -610,12 +615,17 @@ def _jobs(out_dir: Path, params: dict) -> list[_Job]:
     return [_Job(str(out_dir), st, i, params) for st in STAGES for i in range(params[f"n_{st}"])]
 
 
+def _init_worker() -> None:
+    """One OpenCV thread per worker process: the processes already share out the cores."""
+    cv2.setNumThreads(1)
+
+
 def _results(jobs: list[_Job], workers: int) -> Iterator[dict]:
     if workers <= 1 or len(jobs) < 4 * workers:
         yield from map(_run_job, jobs)
         return
     ctx = mp.get_context("spawn")  # safe whatever the parent holds (threads, CUDA)
-    with ctx.Pool(workers) as pool:
+    with ctx.Pool(workers, initializer=_init_worker) as pool:
         yield from pool.imap(_run_job, jobs, chunksize=16)
 
 

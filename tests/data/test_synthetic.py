@@ -189,7 +189,7 @@ def test_omegaconf_params_are_accepted(tmp_path: Path) -> None:
     from omegaconf import OmegaConf
 
     cfg = OmegaConf.load(Path(syn.__file__).parents[1] / "conf" / "dataset" / "synthetic.yaml")
-    block = cfg.synthetic
+    block = (cfg.dataset if "dataset" in cfg else cfg).synthetic  # `_global_` package or not
     params = syn.synthetic_params(**block)
     assert params["fonts"]["test"] == ["kalam"] and "workers" not in params
     assert params == syn.synthetic_params()  # the yaml restates the code defaults
