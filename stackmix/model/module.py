@@ -133,10 +133,19 @@ class HTRModule(L.LightningModule):
         self.test_rows = []
 
     def test_step(self, batch: dict, batch_idx: int) -> None:
-        loss, preds = self._eval_step(batch, self.test_metrics)
+        # Test rows carry confidences; ``module.test_decoder`` (any stackmix.inference decoder)
+        # replaces greedy decoding here when set.
+        from stackmix.inference.decoders import GreedyDecoder
+
+        log_probs = self.log_probs(batch["images"])
+        loss = self.ctc_loss(log_probs, batch)
+        decoder = getattr(self, "test_decoder", None) or GreedyDecoder(self.codec.alphabet)
+        hyps = decoder(log_probs)
+        self.test_metrics.update([h.text for h in hyps], batch["texts"])
         self.log("test/loss", loss, on_epoch=True, batch_size=len(batch["texts"]), sync_dist=True)
-        for sid, ref, hyp in zip(batch["sample_ids"], batch["texts"], preds):
-            self.test_rows.append({"sample_id": sid, "text": ref, "prediction": hyp})
+        for sid, ref, h in zip(batch["sample_ids"], batch["texts"], hyps):
+            self.test_rows.append({"sample_id": sid, "text": ref, "prediction": h.text,
+                                   "confidence": h.confidence, "char_probs": h.char_probs})
 
     def on_test_epoch_end(self) -> None:
         self.log_dict(self.test_metrics.compute())

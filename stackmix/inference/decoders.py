@@ -1,0 +1,397 @@
+"""CTC decoders: plain callables from log-probabilities (B, T, C) to texts with confidences.
+
+Every decoder returns one :class:`Hypothesis` per line: the text, one confidence per character
+(the highest posterior of that character over the frames aligned to it, in [0, 1]) and their
+mean. Decoders:
+
+- :class:`GreedyDecoder`: best path (argmax per frame, merge repeats, drop blanks). The default.
+- :class:`BeamSearchDecoder`: CTC prefix beam search, optionally guided by a character n-gram LM
+  (:class:`~stackmix.inference.lm.CharNgramLM`) and/or a word lexicon. Dependency-free.
+- :class:`PyCTCDecoder`: pyctcdecode's beam search with a KenLM word n-gram model (optional
+  packages ``pyctcdecode`` and ``kenlm``).
+
+:func:`build_decoder` makes one from a config mapping (``decoder:`` in ``conf/predict.yaml``).
+"""
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Mapping, Protocol, Sequence
+
+import numpy as np
+
+from stackmix.inference.lm import EOS, CharNgramLM, Lexicon, is_word_char
+from stackmix.text import BLANK
+
+log = logging.getLogger(__name__)
+
+NEG_INF = float("-inf")
+
+
+@dataclass
+class Hypothesis:
+    text: str
+    char_probs: list[float] = field(default_factory=list)
+    confidence: float = 1.0  # mean of char_probs; for an empty text, the mean blank posterior
+    score: float | None = None  # decoder's own score (log domain), when it has one
+
+    def as_dict(self) -> dict:
+        return {"text": self.text, "confidence": self.confidence, "char_probs": self.char_probs}
+
+
+class Decoder(Protocol):
+    name: str
+
+    def __call__(self, log_probs: Any) -> list[Hypothesis]: ...
+
+
+def _as_numpy(log_probs: Any) -> np.ndarray:
+    if hasattr(log_probs, "detach"):
+        log_probs = log_probs.detach().float().cpu().numpy()
+    arr = np.asarray(log_probs, dtype=np.float32)
+    if arr.ndim == 2:
+        arr = arr[None]
+    if arr.ndim != 3:
+        raise ValueError(f"log-probabilities must be (B, T, C) or (T, C), got shape {arr.shape}")
+    return arr
+
+
+def _hypothesis(text: str, probs: Sequence[float], lp: np.ndarray, score=None) -> Hypothesis:
+    probs = [float(min(1.0, max(0.0, p))) for p in probs]
+    if probs:
+        conf = float(np.mean(probs))
+    else:
+        conf = float(np.exp(lp[:, BLANK]).mean()) if len(lp) else 1.0
+    return Hypothesis(text, probs, min(1.0, max(0.0, conf)), score)
+
+
+def greedy_path(lp: np.ndarray) -> tuple[list[int], list[float]]:
+    """Labels of the best path of one line (T, C) and, per label, its max posterior over its run."""
+    path = lp.argmax(-1)
+    best = np.exp(lp[np.arange(len(lp)), path])
+    labels: list[int] = []
+    probs: list[float] = []
+    prev = BLANK
+    for t, p in enumerate(path.tolist()):
+        if p != BLANK:
+            if p != prev:
+                labels.append(p)
+                probs.append(float(best[t]))
+            else:
+                probs[-1] = max(probs[-1], float(best[t]))
+        prev = p
+    return labels, probs
+
+
+def align_char_probs(lp: np.ndarray, labels: Sequence[int]) -> list[float]:
+    """Per-label confidence from the CTC forced (Viterbi) alignment of ``labels`` to ``lp`` (T, C).
+
+    Each label's confidence is its highest posterior over the frames the alignment gives it. When
+    the labels cannot be aligned (more than T frames needed), each label falls back to its highest
+    posterior over the whole line.
+    """
+    labels = list(labels)
+    if not labels:
+        return []
+    T = lp.shape[0]
+    ext = np.full(2 * len(labels) + 1, BLANK, dtype=np.int64)
+    ext[1::2] = labels
+    S = len(ext)
+    # the skip transition s-2 -> s is allowed into a label that differs from the previous label
+    skip = np.zeros(S, dtype=bool)
+    skip[3::2] = ext[3::2] != ext[1:-2:2]
+    emit = lp[:, ext]  # (T, S)
+    dp = np.full(S, NEG_INF, dtype=np.float64)
+    dp[0] = emit[0, 0]
+    if S > 1:
+        dp[1] = emit[0, 1]
+    back = np.zeros((T, S), dtype=np.int8)  # 0: stay, 1: from s-1, 2: from s-2
+    for t in range(1, T):
+        prev1 = np.concatenate(([NEG_INF], dp[:-1]))
+        prev2 = np.concatenate(([NEG_INF, NEG_INF], dp[:-2]))
+        prev2 = np.where(skip, prev2, NEG_INF)
+        cand = np.stack([dp, prev1, prev2])
+        arg = cand.argmax(0)
+        back[t] = arg
+        dp = cand[arg, np.arange(S)] + emit[t]
+    ends = [S - 1, S - 2] if S > 1 else [S - 1]
+    s = max(ends, key=lambda i: dp[i])
+    if not np.isfinite(dp[s]):
+        return [float(np.exp(lp[:, c].max())) for c in labels]
+    probs = [0.0] * len(labels)
+    for t in range(T - 1, -1, -1):
+        if s % 2 == 1:
+            k = s // 2
+            probs[k] = max(probs[k], float(np.exp(lp[t, ext[s]])))
+        s -= int(back[t, s])
+    return probs
+
+
+class GreedyDecoder:
+    """Best-path decoding: argmax per frame, repeats merged, blanks dropped."""
+
+    name = "greedy"
+
+    def __init__(self, alphabet: str):
+        self.alphabet = alphabet
+
+    def __call__(self, log_probs: Any) -> list[Hypothesis]:
+        out = []
+        for lp in _as_numpy(log_probs):
+            labels, probs = greedy_path(lp)
+            text = "".join(self.alphabet[i - 1] for i in labels)
+            out.append(_hypothesis(text, probs, lp))
+        return out
+
+
+def _logaddexp(a: float, b: float) -> float:
+    if a == NEG_INF:
+        return b
+    if b == NEG_INF:
+        return a
+    if a > b:
+        return a + math.log1p(math.exp(b - a))
+    return b + math.log1p(math.exp(a - b))
+
+
+class BeamSearchDecoder:
+    """CTC prefix beam search with an optional character n-gram LM and word lexicon.
+
+    A hypothesis is ranked by ``log P_ctc(prefix) + alpha · log P_lm(prefix) + beta · len(prefix)
+    + oov_penalty · (words outside the lexicon)``. ``merge="sum"`` (default) adds up the
+    probabilities of all paths that collapse to the same prefix (the usual prefix search);
+    ``merge="max"`` keeps the best path only (Viterbi), for which ``beam_width=1`` without LM is
+    exactly greedy decoding. At each frame only classes with posterior ≥ ``prune`` (plus the
+    frame's argmax) are tried as extensions.
+    """
+
+    name = "beam"
+
+    def __init__(
+        self,
+        alphabet: str,
+        beam_width: int = 10,
+        lm: CharNgramLM | None = None,
+        alpha: float = 0.5,
+        beta: float = 0.0,
+        lexicon: Lexicon | None = None,
+        oov_penalty: float = -5.0,
+        prune: float = 1e-3,
+        merge: str = "sum",
+    ):
+        if beam_width < 1:
+            raise ValueError(f"beam_width must be >= 1, got {beam_width}")
+        if merge not in ("sum", "max"):
+            raise ValueError(f"merge must be 'sum' or 'max', got {merge!r}")
+        self.alphabet = alphabet
+        self.beam_width = int(beam_width)
+        self.lm = lm
+        self.alpha = float(alpha)
+        self.beta = float(beta)
+        self.lexicon = lexicon
+        self.oov_penalty = float(oov_penalty)
+        self.log_prune = math.log(prune) if prune and prune > 0 else NEG_INF
+        self.merge = merge
+        self._combine = _logaddexp if merge == "sum" else max
+        self._index = {c: i + 1 for i, c in enumerate(alphabet)}
+
+    # ------------------------------------------------------------------ language terms
+    def _trailing_word(self, text: str) -> str:
+        i = len(text)
+        while i > 0 and is_word_char(text[i - 1]):
+            i -= 1
+        return text[i:]
+
+    def _lexicon_term(self, prefix: str, c: str) -> float:
+        """Penalty for appending ``c`` to ``prefix`` (``c`` may be EOS)."""
+        lex = self.lexicon
+        word = self._trailing_word(prefix)
+        if c != EOS and is_word_char(c):
+            # penalize once: when the word stops being a prefix of a lexicon word
+            if (not word or lex.has_prefix(word)) and not lex.has_prefix(word + c):
+                return self.oov_penalty
+            return 0.0
+        if word and lex.has_prefix(word) and not lex.has_word(word):
+            return self.oov_penalty
+        return 0.0
+
+    def _ext_score(self, prefix: str, c: str) -> float:
+        s = self.beta if c != EOS else 0.0
+        if self.lm is not None:
+            s += self.alpha * self.lm.score(prefix, c)
+        if self.lexicon is not None:
+            s += self._lexicon_term(prefix, c)
+        return s
+
+    # ------------------------------------------------------------------ search
+    def decode_line(self, lp: np.ndarray) -> Hypothesis:
+        alphabet = self.alphabet
+        combine = self._combine
+        index = self._index
+        use_lang = self.lm is not None or self.lexicon is not None or self.beta != 0.0
+        # beams: prefix -> [p_blank, p_nonblank]; lang: prefix -> language score
+        beams: dict[str, list[float]] = {"": [0.0, NEG_INF]}
+        lang: dict[str, float] = {"": 0.0}
+        W = self.beam_width
+        for t in range(lp.shape[0]):
+            row = lp[t]
+            cand = np.flatnonzero(row >= self.log_prune)
+            top = int(row.argmax())
+            cand_list = [int(c) for c in cand if c != BLANK]
+            if top != BLANK and top not in cand_list:
+                cand_list.append(top)
+            row_l = row.tolist()
+            p_blank = row_l[BLANK]
+            nxt: dict[str, list[float]] = {}
+            for prefix, (pb, pnb) in beams.items():
+                total = combine(pb, pnb)
+                st = nxt.get(prefix)
+                if st is None:
+                    st = nxt[prefix] = [NEG_INF, NEG_INF]
+                st[0] = combine(st[0], total + p_blank)
+                last = index[prefix[-1]] if prefix else BLANK
+                if last != BLANK:
+                    st[1] = combine(st[1], pnb + row_l[last])
+                for c in cand_list:
+                    p = row_l[c]
+                    new = prefix + alphabet[c - 1]
+                    base = pb if c == last else total
+                    if base == NEG_INF:
+                        continue
+                    s2 = nxt.get(new)
+                    if s2 is None:
+                        s2 = nxt[new] = [NEG_INF, NEG_INF]
+                        if use_lang and new not in lang:
+                            lang[new] = lang[prefix] + self._ext_score(prefix, alphabet[c - 1])
+                    s2[1] = combine(s2[1], base + p)
+            if use_lang:
+                ranked = sorted(nxt.items(), key=lambda kv: combine(*kv[1]) + lang[kv[0]],
+                                reverse=True)
+            else:
+                ranked = sorted(nxt.items(), key=lambda kv: combine(*kv[1]), reverse=True)
+            beams = dict(ranked[:W])
+        best_text, best_score = "", NEG_INF
+        for prefix, (pb, pnb) in beams.items():
+            s = combine(pb, pnb)
+            if use_lang:
+                s += lang[prefix] + self._ext_score(prefix, EOS)
+            if s > best_score:
+                best_text, best_score = prefix, s
+        labels = [index[ch] for ch in best_text]
+        return _hypothesis(best_text, align_char_probs(lp, labels), lp, best_score)
+
+    def __call__(self, log_probs: Any) -> list[Hypothesis]:
+        return [self.decode_line(lp) for lp in _as_numpy(log_probs)]
+
+
+class PyCTCDecoder:
+    """pyctcdecode beam search, with a KenLM word model (ARPA or binary) when given."""
+
+    name = "pyctcdecode"
+
+    def __init__(self, alphabet: str, beam_width: int = 10, kenlm_model: str | None = None,
+                 unigrams: Iterable[str] | None = None, alpha: float = 0.5, beta: float = 1.0):
+        try:
+            from pyctcdecode import build_ctcdecoder
+        except ImportError:
+            raise ImportError(
+                "decoder.type=pyctcdecode needs the optional package pyctcdecode (and kenlm for "
+                "an n-gram model): pip install pyctcdecode kenlm; or use decoder.type=beam, the "
+                "built-in beam search with a character LM / lexicon") from None
+        if kenlm_model:
+            try:
+                import kenlm  # noqa: F401
+            except ImportError:
+                raise ImportError(
+                    f"decoder.kenlm_model={kenlm_model} needs the kenlm package "
+                    "(pip install kenlm; it compiles C++ code)") from None
+        self.alphabet = alphabet
+        self.beam_width = int(beam_width)
+        labels = [""] + list(alphabet)
+        self._decoder = build_ctcdecoder(
+            labels, kenlm_model_path=kenlm_model, unigrams=list(unigrams) if unigrams else None,
+            alpha=alpha, beta=beta)
+
+    def __call__(self, log_probs: Any) -> list[Hypothesis]:
+        out = []
+        for lp in _as_numpy(log_probs):
+            text = self._decoder.decode(lp, beam_width=self.beam_width)
+            known = "".join(c for c in text if c in self.alphabet)
+            labels = [self.alphabet.index(c) + 1 for c in known]
+            out.append(_hypothesis(known, align_char_probs(lp, labels), lp))
+        return out
+
+
+DECODER_TYPES = ("greedy", "beam", "pyctcdecode")
+
+
+def build_decoder(cfg: Mapping | str | None, alphabet: str,
+                  train_texts: Iterable[str] | None = None) -> Decoder:
+    """A decoder from its config (``{type: greedy|beam|pyctcdecode, ...}`` or just the type).
+
+    ``beam``: ``beam_width``, ``alpha``, ``beta``, ``prune``, ``merge``, ``oov_penalty``,
+    ``lm: {corpus: <text file, one line per row> | "@train", order: 5}``, ``lexicon: <word list
+    file> | "@train"``, ``lexicon_lowercase``. ``"@train"`` uses ``train_texts`` (the train split
+    transcriptions, available when evaluating on a dataset). ``pyctcdecode``: ``beam_width``,
+    ``kenlm_model``, ``lexicon`` (unigrams), ``alpha``, ``beta``.
+    """
+    if cfg is None:
+        cfg = {"type": "greedy"}
+    elif isinstance(cfg, str):
+        cfg = {"type": cfg}
+    else:
+        cfg = _plain(cfg)
+    kind = cfg.get("type", "greedy")
+    if kind == "greedy":
+        return GreedyDecoder(alphabet)
+    train_texts = list(train_texts) if train_texts is not None else None
+
+    def texts_from(src: str, what: str) -> list[str] | None:
+        if src != "@train":
+            return None
+        if not train_texts:
+            raise ValueError(f"decoder {what}='@train' needs the train split texts, which are only "
+                             "known when evaluating on a dataset; give a text file instead")
+        return train_texts
+
+    lexicon = None
+    lex_src = cfg.get("lexicon")
+    if lex_src:
+        words = texts_from(str(lex_src), "lexicon")
+        lower = bool(cfg.get("lexicon_lowercase", False))
+        lexicon = Lexicon(words, lower) if words is not None else Lexicon.from_file(lex_src, lower)
+    if kind == "beam":
+        lm = None
+        lm_cfg = cfg.get("lm") or {}
+        if isinstance(lm_cfg, str):
+            lm_cfg = {"corpus": lm_cfg}
+        corpus = lm_cfg.get("corpus")
+        if corpus:
+            order = int(lm_cfg.get("order", 5))
+            texts = texts_from(str(corpus), "lm.corpus")
+            lm = (CharNgramLM.from_texts(texts, order, vocab=alphabet) if texts is not None
+                  else CharNgramLM.from_file(corpus, order, vocab=alphabet))
+        return BeamSearchDecoder(
+            alphabet, beam_width=int(cfg.get("beam_width", 10)), lm=lm,
+            alpha=float(cfg.get("alpha", 0.5)), beta=float(cfg.get("beta", 0.0)),
+            lexicon=lexicon, oov_penalty=float(cfg.get("oov_penalty", -5.0)),
+            prune=float(cfg.get("prune", 1e-3)), merge=str(cfg.get("merge", "sum")))
+    if kind == "pyctcdecode":
+        return PyCTCDecoder(
+            alphabet, beam_width=int(cfg.get("beam_width", 10)),
+            kenlm_model=cfg.get("kenlm_model"),
+            unigrams=sorted(lexicon.words) if lexicon is not None else None,
+            alpha=float(cfg.get("alpha", 0.5)), beta=float(cfg.get("beta", 1.0)))
+    raise ValueError(f"unknown decoder type {kind!r}; choose one of {', '.join(DECODER_TYPES)}")
+
+
+def _plain(cfg) -> dict:
+    try:
+        from omegaconf import DictConfig, OmegaConf
+
+        if isinstance(cfg, DictConfig):
+            return OmegaConf.to_container(cfg, resolve=True)
+    except ImportError:  # pragma: no cover
+        pass
+    return dict(cfg)
