@@ -1,0 +1,97 @@
+"""StackMix (the paper's steps 2-4): char masks, the token bank, online generation, the corpus.
+
+* ``boundaries``: CTC path → per-character pixel boundaries
+* ``masks``: the char masks file (and its error against true character extents)
+* ``bank``: build / read the single-file, memory-mapped token bank
+* ``tokenize``: greedy split of a text into bank spans with the paper's random length cap
+* ``corpus``: the texts StackMix writes
+* ``generator``: stitches crops into lines; ``build_generator`` wires it into training
+"""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any, Sequence
+
+from stackmix.mix.bank import BankError, BankNotFoundError, TokenBank, index_path
+from stackmix.mix.generator import GeneratedLine, StackMixGenerator
+from stackmix.mix.tokenize import PAPER_CAP_WEIGHTS, PAPER_CAPS, UnrenderableTextError
+
+log = logging.getLogger(__name__)
+
+__all__ = [
+    "BankError", "BankNotFoundError", "GeneratedLine", "StackMixGenerator", "TokenBank",
+    "UnrenderableTextError", "build_generator", "missing_bank_message",
+]
+
+
+def missing_bank_message(bank: str | Path, dataset: str) -> str:
+    """The error text for a missing bank: the exact commands that build it."""
+    prefix = Path(bank)
+    masks = prefix.parent / "char_masks.json"
+    return (
+        f"StackMix token bank not found: {index_path(prefix)} does not exist.\n"
+        "Build it from a trained base model (StackMix steps 2 and 3):\n"
+        f"  python prepare.py task=char_masks dataset={dataset} task.ckpt=<base model checkpoint or "
+        f"its run folder> task.out={masks}\n"
+        f"  python prepare.py task=stackmix dataset={dataset} task.masks={masks} task.out={prefix}\n"
+        "(use the same dataset overrides as for training), or point aug.stackmix.bank at an "
+        "existing bank."
+    )
+
+
+def build_generator(cfg: Any, *, dataset_cfg: dict, codec, train_samples: Sequence,
+                    normalizer) -> StackMixGenerator:
+    """The train-time StackMix generator described by the ``aug.stackmix`` config block.
+
+    Keys: ``bank`` (prefix of the bank files, required), ``p`` (replacement probability, 0.8),
+    ``corpus`` (``null``: the train transcriptions; or a UTF-8 text file), ``max_len`` (longest
+    corpus line in characters; ``null``: the longest train line), ``min_len`` (1),
+    ``smooth_background_p`` (0.1), ``caps``/``cap_weights`` (span length caps and their weights;
+    the paper's by default), ``seed`` (for cutting a long corpus text, 0).
+    """
+    from stackmix.mix.corpus import build_corpus
+
+    cfg = dict(cfg or {})
+    known = {"p", "bank", "corpus", "max_len", "min_len", "smooth_background_p", "caps",
+             "cap_weights", "seed"}
+    unknown = set(cfg) - known
+    if unknown:
+        raise ValueError(f"unknown aug.stackmix key(s) {sorted(unknown)}; known: {sorted(known)}")
+    name = str(dataset_cfg.get("name", "custom"))
+    bank_path = cfg.get("bank")
+    if not bank_path:
+        raise ValueError("aug.stackmix.bank is not set: the path (prefix) of the token bank")
+    try:
+        bank = TokenBank(bank_path)
+    except BankNotFoundError:
+        raise BankNotFoundError(missing_bank_message(bank_path, name)) from None
+    image_h = dataset_cfg.get("image_h")
+    if image_h and int(image_h) != bank.height:
+        log.warning("StackMix bank height %d differs from dataset.image_h %s: generated lines are "
+                    "rescaled (build the bank with task.height=%s to avoid it)",
+                    bank.height, image_h, image_h)
+    alphabet = set(codec.alphabet)
+    bank_chars = bank.chars
+    renderable = bank_chars & alphabet
+    corpus = build_corpus(
+        cfg.get("corpus"),
+        train_texts=[s.text for s in train_samples],
+        renderable=renderable,
+        normalize=normalizer,
+        max_len=cfg.get("max_len"),
+        min_len=int(cfg.get("min_len") or 1),
+        seed=int(cfg.get("seed") or 0),
+    )
+    gen = StackMixGenerator(
+        bank,
+        corpus.lines,
+        p=float(cfg.get("p", 0.8)),
+        smooth_background_p=float(cfg.get("smooth_background_p", 0.1)),
+        caps=cfg.get("caps") or PAPER_CAPS,
+        cap_weights=cfg.get("cap_weights") or PAPER_CAP_WEIGHTS,
+    )
+    missing = sorted(alphabet - bank_chars)
+    log.info("StackMix: bank %s; %s; p=%.2f%s", bank.describe(), corpus.report(), gen.p,
+             f"; alphabet characters without crops: {''.join(missing)!r}" if missing else "")
+    return gen

@@ -1,0 +1,220 @@
+"""CTC outputs → per-character pixel boundaries (StackMix step 2, "char masks").
+
+A CTC model emits each character on one or more consecutive frames (a *run*). Boundaries between
+consecutive characters are the midpoints between the end of one run and the start of the next;
+the outer edges of the first and last character are half a character pitch outside their runs.
+Frames are then mapped to pixels of the original image: frame ``f`` of ``T`` starts at model-input
+column ``f * W / T`` and input column ``x`` is original column ``x / scale_x``.
+
+Two ways to get runs:
+
+* ``emission_runs(path)``: the greedy (argmax) path, as in the paper; only meaningful when the
+  path decodes to the reference text.
+* ``ctc_forced_align(log_probs, labels)``: the most likely CTC alignment of the *reference*
+  labels (Viterbi), usable also on lines the model decodes with a few errors.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from stackmix.text import BLANK
+
+
+@dataclass(frozen=True)
+class Runs:
+    """Per emitted character: its class index and frame range ``[start, end)``."""
+
+    labels: np.ndarray  # (n,) int
+    starts: np.ndarray  # (n,) int
+    ends: np.ndarray  # (n,) int, exclusive
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+
+def emission_runs(path) -> Runs:
+    """Runs of the greedy path: maximal blocks of one repeated non-blank class.
+
+    Matches ``CTCCodec.ctc_collapse``: repeats merge into one character, a blank between two equal
+    classes separates two characters.
+    """
+    path = np.asarray(path).reshape(-1)
+    t = len(path)
+    if t == 0:
+        e = np.zeros(0, dtype=np.int64)
+        return Runs(e, e, e)
+    change = np.ones(t, dtype=bool)
+    change[1:] = path[1:] != path[:-1]
+    starts = np.flatnonzero(change)
+    ends = np.append(starts[1:], t)
+    labels = path[starts]
+    keep = labels != BLANK
+    return Runs(labels[keep].astype(np.int64), starts[keep], ends[keep])
+
+
+def ctc_forced_align(log_probs: np.ndarray, labels) -> Runs | None:
+    """Viterbi alignment of ``labels`` (class indices, no blanks) to ``log_probs`` (T, C).
+
+    Returns the runs of the best CTC path that collapses to ``labels``, or ``None`` when no such
+    path exists (more labels than the frames can hold).
+    """
+    lp = np.asarray(log_probs, dtype=np.float64)
+    labels = np.asarray(labels, dtype=np.int64).reshape(-1)
+    t_len, n = lp.shape[0], len(labels)
+    if n == 0:
+        return None
+    s_len = 2 * n + 1
+    ext = np.zeros(s_len, dtype=np.int64)
+    ext[1::2] = labels
+    emit = lp[:, ext]  # (T, S)
+    can_skip = np.zeros(s_len, dtype=bool)  # s-2 -> s allowed: label state, differs from previous
+    can_skip[3::2] = labels[1:] != labels[:-1]
+    neg = -np.inf
+    alpha = np.full(s_len, neg)
+    alpha[0] = emit[0, 0]
+    alpha[1] = emit[0, 1]
+    back = np.zeros((t_len, s_len), dtype=np.int8)
+    cand = np.full((3, s_len), neg)
+    cols = np.arange(s_len)
+    for t in range(1, t_len):
+        cand[0] = alpha
+        cand[1, 1:] = alpha[:-1]
+        cand[2, 2:] = np.where(can_skip[2:], alpha[:-2], neg)
+        best = cand.argmax(0)
+        alpha = cand[best, cols] + emit[t]
+        back[t] = best
+    last = s_len - 1 if alpha[s_len - 1] >= alpha[s_len - 2] else s_len - 2
+    if not np.isfinite(alpha[last]):
+        return None
+    states = np.empty(t_len, dtype=np.int64)
+    s = last
+    for t in range(t_len - 1, -1, -1):
+        states[t] = s
+        s -= int(back[t, s])
+    on_label = states % 2 == 1
+    idx = (states - 1) // 2
+    frames = np.flatnonzero(on_label)
+    k = idx[frames]
+    starts = np.full(n, -1, dtype=np.int64)
+    ends = np.zeros(n, dtype=np.int64)
+    # frames of label k are contiguous; first/last occurrence per k
+    first = np.ones(len(frames), dtype=bool)
+    first[1:] = k[1:] != k[:-1]
+    starts[k[first]] = frames[first]
+    last_mask = np.ones(len(frames), dtype=bool)
+    last_mask[:-1] = k[1:] != k[:-1]
+    ends[k[last_mask]] = frames[last_mask] + 1
+    if (starts < 0).any():  # pragma: no cover - a valid CTC path visits every label
+        return None
+    return Runs(labels.copy(), starts, ends)
+
+
+def frame_boundaries(runs: Runs, num_frames: int) -> np.ndarray:
+    """``n + 1`` boundaries in frame units (floats): char ``k`` covers ``[b[k], b[k+1])``.
+
+    Inner boundaries are midpoints between consecutive runs; the outer edges lie half a pitch
+    (median centre-to-centre distance) outside the first and last run centres, clipped to the
+    frames.
+    """
+    n = len(runs)
+    if n == 0:
+        return np.zeros(0)
+    starts = runs.starts.astype(np.float64)
+    ends = runs.ends.astype(np.float64)
+    centres = (starts + ends) / 2
+    if n >= 2:
+        pitch = float(np.median(np.diff(centres)))
+    else:
+        pitch = float(ends[0] - starts[0]) + 1.0
+    b = np.empty(n + 1)
+    b[1:-1] = (ends[:-1] + starts[1:]) / 2
+    b[0] = min(starts[0], centres[0] - pitch / 2)
+    b[-1] = max(ends[-1], centres[-1] + pitch / 2)
+    return np.clip(b, 0.0, float(num_frames))
+
+
+def frames_to_pixels(bounds: np.ndarray, num_frames: int, input_w: int, scale_x: float,
+                     width: int) -> np.ndarray:
+    """Frame-unit boundaries → columns of the original image (``scale_x``: input px per original
+    px), clipped to ``[0, width]``."""
+    px = np.asarray(bounds, dtype=np.float64) * (input_w / num_frames) / scale_x
+    return np.clip(px, 0.0, float(width))
+
+
+def input_scale_x(h: int, w: int, out_h: int, out_w: int) -> float:
+    """Horizontal scale that ``stackmix.data.image.resize_pad`` applies to an (h, w) image."""
+    from stackmix.data.image import fit_scale
+
+    s = fit_scale(h, w, out_h, out_w)
+    nw = max(1, min(out_w, int(round(w * s))))
+    return nw / w
+
+
+def refine_with_ink(bounds: np.ndarray, col_ink: np.ndarray, snap: float,
+                    tighten_edges: bool = True) -> np.ndarray:
+    """Move each inner boundary to the least-inked column within ``± snap × pitch`` (pitch: the
+    line's mean character width), never past the neighbouring boundaries' midpoints, and pull the
+    outer edges onto the line's ink (dropping blank margins, never cutting ink off).
+
+    ``bounds`` and the result are in original pixels; ``col_ink`` is the ink per column.
+    """
+    from stackmix.mix.ink import ink_extent
+
+    b = np.asarray(bounds, dtype=np.float64).copy()
+    n = len(b) - 1
+    w = len(col_ink)
+    if n <= 0 or w == 0:
+        return b
+    if tighten_edges:
+        ext = ink_extent(col_ink)
+        if ext is not None:
+            x0, x1 = ext
+            if n == 1 or x0 < b[1]:
+                b[0] = max(0.0, x0 - 1.0)
+            if n == 1 or x1 > b[-2]:
+                b[-1] = min(float(w), x1 + 1.0)
+    if snap > 0 and n >= 2:
+        pitch = (b[-1] - b[0]) / n
+        radius = snap * pitch
+        # light smoothing so a single noisy column does not win
+        ink = np.convolve(col_ink, np.ones(3) / 3, mode="same")
+        orig = b.copy()
+        for k in range(1, n):
+            lo_lim = (orig[k - 1] + orig[k]) / 2
+            hi_lim = (orig[k] + orig[k + 1]) / 2
+            lo = int(np.ceil(max(lo_lim, orig[k] - radius, 0)))
+            hi = int(np.floor(min(hi_lim, orig[k] + radius, w - 1)))
+            if hi <= lo:
+                continue
+            cols = np.arange(lo, hi + 1)
+            vals = ink[lo:hi + 1]
+            m = vals.min()
+            cand = cols[vals <= m + 1e-6 * max(1.0, m)]
+            # several equally light columns: cut in the middle of the run nearest the estimate
+            best = int(cand[np.argmin(np.abs(cand + 0.5 - orig[k]))])
+            a, z = _gap_around(cand, best)
+            b[k] = (a + z + 1) / 2
+        b = np.maximum.accumulate(b)
+    return b
+
+
+def _gap_around(cols: np.ndarray, x: int) -> tuple[int, int]:
+    """The run of consecutive integers in sorted ``cols`` that contains ``x``."""
+    i = int(np.searchsorted(cols, x))
+    lo = hi = i
+    while lo > 0 and cols[lo - 1] == cols[lo] - 1:
+        lo -= 1
+    while hi + 1 < len(cols) and cols[hi + 1] == cols[hi] + 1:
+        hi += 1
+    return int(cols[lo]), int(cols[hi])
+
+
+def line_boundaries(runs: Runs, num_frames: int, input_w: int, scale_x: float, width: int,
+                    col_ink: np.ndarray | None = None, snap: float = 0.0) -> np.ndarray:
+    """Runs of one line → ``n + 1`` pixel boundaries in the original image (see module doc)."""
+    b = frames_to_pixels(frame_boundaries(runs, num_frames), num_frames, input_w, scale_x, width)
+    if col_ink is not None:
+        b = refine_with_ink(b, col_ink, snap)
+    return b

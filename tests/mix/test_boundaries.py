@@ -1,0 +1,93 @@
+import numpy as np
+import pytest
+
+from stackmix.data.image import resize_pad
+from stackmix.mix.boundaries import (ctc_forced_align, emission_runs, frame_boundaries,
+                                     frames_to_pixels, input_scale_x, line_boundaries,
+                                     refine_with_ink)
+from stackmix.text import CTCCodec
+
+
+def test_boundaries_from_hand_built_ctc_path():
+    codec = CTCCodec("ab")
+    # frames: _ a a _ _ b _ b b _ _ _   -> "abb" (a blank separates the two b's)
+    path = [0, 1, 1, 0, 0, 2, 0, 2, 2, 0, 0, 0]
+    assert codec.decode_path(path) == "abb"
+    runs = emission_runs(path)
+    assert runs.labels.tolist() == [1, 2, 2]
+    assert runs.starts.tolist() == [1, 5, 7]
+    assert runs.ends.tolist() == [3, 6, 9]
+    b = frame_boundaries(runs, 12)
+    # inner: midpoints of the gaps; outer: half the median pitch (3 frames) outside the centres
+    np.testing.assert_allclose(b, [0.5, 4.0, 6.5, 9.5])
+    # 12 frames over a 48 px wide input: 4 input px per frame; the input is the original at 0.5
+    px = frames_to_pixels(b, 12, 48, 0.5, 200)
+    np.testing.assert_allclose(px, [4.0, 32.0, 52.0, 76.0])
+
+
+def test_runs_agree_with_codec_collapse_on_random_paths():
+    codec = CTCCodec("abcd")
+    rng = np.random.default_rng(0)
+    for _ in range(200):
+        path = rng.integers(0, 5, size=rng.integers(1, 30))
+        runs = emission_runs(path)
+        assert runs.labels.tolist() == codec.ctc_collapse(path)
+        assert (runs.starts < runs.ends).all()
+        assert (runs.ends[:-1] <= runs.starts[1:]).all()
+
+
+def test_outer_edges_and_single_character():
+    runs = emission_runs([0, 0, 3, 3, 0])
+    b = frame_boundaries(runs, 5)
+    assert b[0] <= 2 and b[1] >= 4 and b[0] >= 0 and b[1] <= 5
+    assert frame_boundaries(emission_runs([0, 0]), 2).size == 0
+
+
+def _log_probs_for(path, num_classes, sharp=8.0):
+    lp = np.full((len(path), num_classes), -sharp)
+    lp[np.arange(len(path)), path] = 0.0
+    return lp - np.log(np.exp(lp).sum(1, keepdims=True))
+
+
+def test_forced_alignment_recovers_the_path_of_the_reference():
+    path = [0, 1, 1, 0, 2, 0, 2, 2, 0, 3, 0]
+    lp = _log_probs_for(path, 4)
+    runs = ctc_forced_align(lp, [1, 2, 2, 3])
+    greedy = emission_runs(path)
+    assert runs.starts.tolist() == greedy.starts.tolist()
+    assert runs.ends.tolist() == greedy.ends.tolist()
+
+
+def test_forced_alignment_of_a_misread_line_and_infeasible_one():
+    # the model reads "ac" but the reference is "ab": the b is placed where the c was emitted
+    path = [0, 1, 1, 0, 0, 3, 3, 0]
+    lp = _log_probs_for(path, 4, sharp=3.0)
+    runs = ctc_forced_align(lp, [1, 2])
+    assert runs.labels.tolist() == [1, 2]
+    assert runs.starts[0] == 1 and runs.starts[1] >= 3
+    # "aa" needs 3 frames (a, blank, a): impossible in 2
+    assert ctc_forced_align(_log_probs_for([1, 1], 3), [1, 1]) is None
+
+
+def test_input_scale_matches_resize_pad():
+    img = np.full((50, 333), 255, np.uint8)
+    img[:, 100] = 0
+    sx = input_scale_x(50, 333, 32, 512)
+    out = resize_pad(img, 32, 512)
+    dark = np.flatnonzero(out.min(0) < 200)
+    assert abs(dark.mean() - 100.5 * sx) < 1.5
+
+
+def test_snapping_moves_inner_boundaries_into_gaps_and_edges_onto_ink():
+    ink = np.zeros(100)
+    ink[10:30] = 5  # character 1
+    ink[34:60] = 5  # character 2 (gap 30..33)
+    ink[62:80] = 5  # character 3 (gap 60..61)
+    b = np.array([0.0, 28.0, 63.0, 99.0])
+    r = refine_with_ink(b, ink, snap=0.4)
+    assert 30 <= r[1] <= 34 and 60 <= r[2] <= 62
+    assert 8 <= r[0] <= 10 and 80 <= r[3] <= 82
+    r0 = refine_with_ink(b, ink, snap=0.0)
+    assert r0[1] == 28.0 and r0[2] == 63.0
+    full = line_boundaries(emission_runs([0, 1, 0, 2, 0]), 5, 100, 1.0, 100)
+    assert len(full) == 3 and (np.diff(full) > 0).all()

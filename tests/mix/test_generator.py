@@ -1,0 +1,95 @@
+import pickle
+
+import numpy as np
+import pytest
+
+from stackmix.data.marking import Sample
+from stackmix.mix import BankNotFoundError, StackMixGenerator, build_generator
+from stackmix.mix.bank import TokenBank
+from stackmix.mix.tokenize import UnrenderableTextError
+from stackmix.text import CTCCodec, Normalizer
+from stackmix_fixtures import TEXTS, make_bank
+
+CORPUS = ["bead face", "deaf cab", "a", "fade"]
+
+
+@pytest.fixture
+def bank(tmp_path):
+    prefix, _ = make_bank(tmp_path, height=32)
+    return TokenBank(prefix)
+
+
+def test_generated_line_height_dtype_and_text(bank):
+    gen = StackMixGenerator(bank, CORPUS, p=0.8, smooth_background_p=0.5)
+    rng = np.random.default_rng(0)
+    for _ in range(40):
+        img, text = gen(rng)
+        assert text in CORPUS
+        assert img.dtype == np.uint8 and img.ndim == 2 and img.shape[0] == 32
+        assert img.flags.c_contiguous and img.shape[1] >= len(text)
+        assert img.min() < 128  # there is ink
+    assert gen.p == 0.8
+
+
+def test_render_returns_spans_and_character_extents(bank):
+    gen = StackMixGenerator(bank)
+    out = gen.render("cafe bad", np.random.default_rng(3))
+    assert "".join(out.spans) == "cafe bad"
+    ext = out.char_extents
+    assert ext.shape == (8, 2)
+    assert ext[0, 0] == 0 and ext[-1, 1] == out.image.shape[1]
+    assert (ext[:, 1] > ext[:, 0]).all() and (ext[1:, 0] == ext[:-1, 1]).all()
+    with pytest.raises(UnrenderableTextError):
+        gen.render("xyz", np.random.default_rng(0))
+
+
+def test_smoothing_evens_out_the_paper(bank):
+    gen = StackMixGenerator(bank)
+    img = gen.draw("bead", np.random.default_rng(0), smooth=True)
+    assert abs(int(np.median(img)) - 235) <= 2  # fixture paper level
+
+
+def test_pickles_small_and_reopens_lazily(bank):
+    gen = StackMixGenerator(bank.prefix, CORPUS * 100)
+    gen(np.random.default_rng(0))
+    blob = pickle.dumps(gen)
+    assert len(blob) < 20_000  # path + corpus + settings, no arrays
+    back = pickle.loads(blob)
+    assert back._bank is None
+    a = gen.draw("deaf", np.random.default_rng(5))
+    b = back.draw("deaf", np.random.default_rng(5))
+    np.testing.assert_array_equal(a, b)
+
+
+def _samples(texts):
+    return [Sample(f"s{i}", None, "train", t) for i, t in enumerate(texts)]
+
+
+def test_build_generator_filters_the_corpus(bank, tmp_path):
+    codec = CTCCodec("".join(sorted(set("".join(TEXTS)) | {"z"})))
+    gen = build_generator({"p": 0.5, "bank": str(bank.prefix), "corpus": None, "max_len": 8,
+                           "smooth_background_p": 0.1},
+                          dataset_cfg={"name": "tiny", "image_h": 32}, codec=codec,
+                          train_samples=_samples(["abc de", "zed", "face deaf", "bad cab"]),
+                          normalizer=Normalizer())
+    assert gen.p == 0.5
+    assert sorted(gen.corpus) == ["abc de", "bad cab"]  # 'z' has no crop; "face deaf" > 8 chars
+
+
+def test_build_generator_names_the_commands_when_the_bank_is_missing(tmp_path):
+    bank = tmp_path / "tokens" / "poilus" / "bank"
+    with pytest.raises(BankNotFoundError) as e:
+        build_generator({"bank": str(bank)}, dataset_cfg={"name": "poilus"},
+                        codec=CTCCodec("ab"), train_samples=_samples(["ab"]),
+                        normalizer=Normalizer())
+    msg = str(e.value)
+    assert f"python prepare.py task=char_masks dataset=poilus task.ckpt=" in msg
+    assert f"task.out={bank.parent / 'char_masks.json'}" in msg
+    assert f"python prepare.py task=stackmix dataset=poilus task.masks=" in msg
+    assert f"task.out={bank}" in msg
+
+
+def test_build_generator_rejects_unknown_keys(bank):
+    with pytest.raises(ValueError, match="unknown aug.stackmix key"):
+        build_generator({"bank": str(bank.prefix), "probability": 1}, dataset_cfg={},
+                        codec=CTCCodec("ab"), train_samples=[], normalizer=Normalizer())
