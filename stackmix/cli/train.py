@@ -12,6 +12,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from stackmix import resolvers  # noqa: F401  (registers ${sm.*} resolvers)
 from stackmix.report import TrainingHistory, summary_table, write_metrics, write_predictions
+from stackmix.inference.evaluation import write_evaluation_report
 
 log = logging.getLogger("stackmix.train")
 
@@ -86,6 +87,10 @@ def run(cfg: DictConfig) -> dict:
             metrics.update({k: float(v) for k, v in results[0].items()})
         if trainer.is_global_zero:
             write_predictions(out_dir / "predictions_test.csv", module.test_rows)
+            write_evaluation_report(
+                out_dir / "evaluation", module.test_rows, images=dm.splits["test"],
+                title=f"{dm.name}: test split", strict=False,
+                info={"checkpoint": best, "dataset": dm.name, "aug": cfg.aug.get("name")})
     metrics["wall_time_s"] = time.perf_counter() - t0
     if trainer.is_global_zero:
         write_metrics(out_dir / "metrics.json", metrics)

@@ -1,0 +1,460 @@
+"""Evaluation report: metrics per decoder, the worst lines with thumbnails, character confusions.
+
+:func:`write_evaluation_report` writes a folder (atomically: built next to its final place, then
+swapped in) holding
+
+- ``report.md`` (thumbnails in ``thumbs/``) and ``report.html`` (self-contained, errors
+  highlighted);
+- ``metrics.json``: CER / WER / string accuracy per decoder (corpus-level: total edits ÷ total
+  reference characters or words, computed with the same torchmetrics objects as training);
+- ``confusions.csv``: substitutions / insertions / deletions counted over the split
+  (``type,reference,prediction,count``);
+- ``predictions_<decoder>.csv``: one row per line with its CER and confidences.
+"""
+from __future__ import annotations
+
+import base64
+import csv
+import html
+import io
+import json
+import logging
+import os
+import shutil
+import tempfile
+import time
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable, Mapping, Sequence
+
+log = logging.getLogger(__name__)
+
+N_WORST = 20
+THUMB_H = 40
+THUMB_MAX_W = 900
+
+
+# ---------------------------------------------------------------------- alignment
+def align(ref: str, hyp: str) -> list[tuple[str, str, str]]:
+    """Minimal edit alignment of ``hyp`` against ``ref``.
+
+    Returns ``(op, ref_char, hyp_char)`` steps with op ``"="`` (match), ``"s"`` (substitution),
+    ``"d"`` (deletion: ref char missing, hyp_char ``""``), ``"i"`` (insertion: ref_char ``""``).
+    Ties prefer substitution, then deletion, then insertion.
+    """
+    n, m = len(ref), len(hyp)
+    prev = list(range(m + 1))
+    back = [[2] * (m + 1)]  # 0 diag, 1 up (deletion), 2 left (insertion)
+    for i in range(1, n + 1):
+        cur = [i] + [0] * m
+        row = [1] + [0] * m
+        rc = ref[i - 1]
+        for j in range(1, m + 1):
+            diag = prev[j - 1] + (rc != hyp[j - 1])
+            up = prev[j] + 1
+            left = cur[j - 1] + 1
+            if diag <= up and diag <= left:
+                cur[j], row[j] = diag, 0
+            elif up <= left:
+                cur[j], row[j] = up, 1
+            else:
+                cur[j], row[j] = left, 2
+        back.append(row)
+        prev = cur
+    steps = []
+    i, j = n, m
+    while i > 0 or j > 0:
+        b = back[i][j] if i > 0 else 2
+        if i > 0 and j > 0 and b == 0:
+            steps.append(("=" if ref[i - 1] == hyp[j - 1] else "s", ref[i - 1], hyp[j - 1]))
+            i, j = i - 1, j - 1
+        elif i > 0 and (b == 1 or j == 0):
+            steps.append(("d", ref[i - 1], ""))
+            i -= 1
+        else:
+            steps.append(("i", "", hyp[j - 1]))
+            j -= 1
+    steps.reverse()
+    return steps
+
+
+def edit_count(steps: Sequence[tuple[str, str, str]]) -> int:
+    return sum(1 for op, _, _ in steps if op != "=")
+
+
+def line_error_rate(ref: str, hyp: str, steps=None) -> float:
+    """CER of one line; an empty reference scores 1 for a non-empty prediction, else 0."""
+    if not ref:
+        return float(len(hyp) > 0)
+    steps = align(ref, hyp) if steps is None else steps
+    return edit_count(steps) / len(ref)
+
+
+@dataclass
+class Confusions:
+    substitutions: Counter
+    insertions: Counter
+    deletions: Counter
+
+    @classmethod
+    def count(cls, pairs: Iterable[tuple[str, str]]) -> "Confusions":
+        sub, ins, dele = Counter(), Counter(), Counter()
+        for ref, hyp in pairs:
+            for op, r, h in align(ref, hyp):
+                if op == "s":
+                    sub[(r, h)] += 1
+                elif op == "i":
+                    ins[h] += 1
+                elif op == "d":
+                    dele[r] += 1
+        return cls(sub, ins, dele)
+
+    def totals(self) -> dict:
+        return {"substitutions": sum(self.substitutions.values()),
+                "insertions": sum(self.insertions.values()),
+                "deletions": sum(self.deletions.values())}
+
+    def rows(self) -> list[dict]:
+        out = [{"type": "substitution", "reference": r, "prediction": h, "count": n}
+               for (r, h), n in self.substitutions.most_common()]
+        out += [{"type": "insertion", "reference": "", "prediction": h, "count": n}
+                for h, n in self.insertions.most_common()]
+        out += [{"type": "deletion", "reference": r, "prediction": "", "count": n}
+                for r, n in self.deletions.most_common()]
+        return out
+
+
+# ---------------------------------------------------------------------- metrics
+def corpus_metrics(refs: Sequence[str], hyps: Sequence[str]) -> dict:
+    """CER, WER, string accuracy over the whole split (the training metrics) + counts."""
+    from stackmix.metrics import text_metrics
+
+    if not refs:
+        return {"cer": None, "wer": None, "acc": None, "lines": 0, "chars": 0, "words": 0}
+    m = text_metrics("")
+    m.update(list(hyps), list(refs))
+    out = {k: float(v) for k, v in m.compute().items()}
+    out.update(lines=len(refs), chars=sum(len(r) for r in refs),
+               words=sum(len(r.split()) for r in refs))
+    return out
+
+
+def _sample_paths(images: Any) -> dict[str, str]:
+    if images is None:
+        return {}
+    if isinstance(images, Mapping):
+        return {str(k): str(v) for k, v in images.items()}
+    return {str(s.sample_id): str(s.path) for s in images}
+
+
+# ---------------------------------------------------------------------- writing
+def _fmt_pct(v) -> str:
+    return "-" if v is None else f"{100 * float(v):.2f} %"
+
+
+def _md_cell(text: str) -> str:
+    t = html.escape(text, quote=False).replace("|", "\\|").replace("\n", " ")
+    return f"`{t}`" if t and "`" not in t else (t or "∅")
+
+
+def _show_char(c: str) -> str:
+    return {" ": "␣", "\t": "⇥"}.get(c, c)
+
+
+def _thumbnail(path: str | None) -> bytes | None:
+    if not path:
+        return None
+    try:
+        import cv2
+
+        from stackmix.io import read_gray
+
+        img = read_gray(path)
+        h, w = img.shape
+        s = THUMB_H / h
+        nw = max(1, min(THUMB_MAX_W, int(round(w * s))))
+        nh = max(1, int(round(h * min(s, nw / w))))
+        small = cv2.resize(img, (nw, nh), interpolation=cv2.INTER_AREA)
+        ok, buf = cv2.imencode(".png", small)
+        return buf.tobytes() if ok else None
+    except Exception as e:  # a missing thumbnail must not sink the report
+        log.warning("no thumbnail for %s: %s", path, e)
+        return None
+
+
+def _highlight(steps) -> tuple[str, str]:
+    """HTML of the reference and the prediction with errors marked."""
+    ref, hyp = [], []
+    for op, r, h in steps:
+        r_, h_ = html.escape(_show_char(r) if r == " " and op != "=" else r), \
+            html.escape(_show_char(h) if h == " " and op != "=" else h)
+        if op == "=":
+            ref.append(r_)
+            hyp.append(h_)
+        elif op == "s":
+            ref.append(f'<span class="s">{r_}</span>')
+            hyp.append(f'<span class="s">{h_}</span>')
+        elif op == "d":
+            ref.append(f'<span class="d">{r_}</span>')
+        else:
+            hyp.append(f'<span class="i">{h_}</span>')
+    return "".join(ref), "".join(hyp)
+
+
+def _csv_text(rows: list[dict], fields: list[str]) -> str:
+    buf = io.StringIO(newline="")
+    w = csv.DictWriter(buf, fieldnames=fields, lineterminator="\n", extrasaction="ignore")
+    w.writeheader()
+    for r in rows:
+        w.writerow(r)
+    return buf.getvalue()
+
+
+def _safe_name(s: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in s)[:60]
+
+
+def write_evaluation_report(
+    out_dir: str | Path,
+    results: Mapping[str, Sequence[dict]] | Sequence[dict],
+    images: Any = None,
+    primary: str | None = None,
+    title: str = "Evaluation",
+    info: Mapping[str, Any] | None = None,
+    n_worst: int = N_WORST,
+    strict: bool = True,
+) -> dict | None:
+    """Write the evaluation report folder ``out_dir`` and return the metrics per decoder.
+
+    ``results``: rows (``sample_id``, ``text`` = reference, ``prediction``, optional
+    ``confidence``, ``char_probs``, ``path``) for one decoder, or a mapping decoder name → rows.
+    ``images``: mapping sample_id → image path, or samples with ``.sample_id`` / ``.path``
+    (used for thumbnails when rows have no ``path``). ``primary``: the decoder whose worst lines
+    and confusions are shown (default: the first). ``info``: extra key/values shown at the top
+    (checkpoint, dataset, split, ...). ``strict=False`` logs a failure instead of raising (so a
+    report problem never costs a finished training run its other outputs).
+    """
+    try:
+        return _write_report(Path(out_dir), results, images, primary, title, dict(info or {}),
+                             n_worst)
+    except Exception:
+        if strict:
+            raise
+        log.exception("could not write the evaluation report to %s", out_dir)
+        return None
+
+
+def _write_report(out_dir: Path, results, images, primary, title, info, n_worst) -> dict:
+    if not isinstance(results, Mapping):
+        results = {"greedy": results}
+    results = {k: list(v) for k, v in results.items()}
+    if not results:
+        raise ValueError("no decoder results to report")
+    primary = primary or next(iter(results))
+    paths = _sample_paths(images)
+    metrics: dict[str, dict] = {}
+    per_line: dict[str, list[dict]] = {}
+    for name, rows in results.items():
+        refs = [r["text"] for r in rows]
+        hyps = [r["prediction"] for r in rows]
+        m = corpus_metrics(refs, hyps)
+        confs = [float(r["confidence"]) for r in rows if r.get("confidence") is not None]
+        m["mean_confidence"] = sum(confs) / len(confs) if confs else None
+        lines = []
+        for r in rows:
+            steps = align(r["text"], r["prediction"])
+            lines.append({**r, "steps": steps, "edits": edit_count(steps),
+                          "cer": line_error_rate(r["text"], r["prediction"], steps),
+                          "path": r.get("path") or paths.get(str(r.get("sample_id")))})
+        per_line[name] = lines
+        metrics[name] = m
+
+    lines = per_line[primary]
+    conf = Confusions.count((r["text"], r["prediction"]) for r in lines)
+    worst = sorted(lines, key=lambda r: (-r["cer"], -r["edits"], str(r.get("sample_id"))))
+    worst = [r for r in worst if r["edits"] > 0][:n_worst]
+
+    out_dir = out_dir.resolve()
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o777 & ~umask)  # mkdtemp makes it private; the report is for everyone
+    try:
+        thumbs_dir = tmp / "thumbs"
+        thumbs_dir.mkdir()
+        thumbs: list[tuple[str | None, bytes | None]] = []
+        for k, r in enumerate(worst, 1):
+            data = _thumbnail(r["path"])
+            rel = None
+            if data:
+                rel = f"thumbs/{k:02d}_{_safe_name(str(r.get('sample_id', k)))}.png"
+                (tmp / rel).write_bytes(data)
+            thumbs.append((rel, data))
+        report = {"title": title, "info": info, "primary": primary, "metrics": metrics,
+                  "confusion_totals": conf.totals(),
+                  "generated": time.strftime("%Y-%m-%d %H:%M:%S")}
+        (tmp / "metrics.json").write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n",
+                                          encoding="utf-8")
+        (tmp / "confusions.csv").write_text(
+            _csv_text(conf.rows(), ["type", "reference", "prediction", "count"]), encoding="utf-8")
+        for name, rows in per_line.items():
+            out_rows = [{
+                "sample_id": r.get("sample_id", ""), "path": r.get("path") or "",
+                "text": r["text"], "prediction": r["prediction"], "cer": f"{r['cer']:.4f}",
+                "confidence": "" if r.get("confidence") is None else f"{float(r['confidence']):.4f}",
+                "char_confidences": " ".join(f"{p:.4f}" for p in r.get("char_probs") or []),
+            } for r in rows]
+            (tmp / f"predictions_{_safe_name(name)}.csv").write_text(
+                _csv_text(out_rows, ["sample_id", "path", "text", "prediction", "cer",
+                                     "confidence", "char_confidences"]), encoding="utf-8")
+        md = _markdown(title, info, metrics, primary, conf, worst, thumbs)
+        (tmp / "report.md").write_text(md, encoding="utf-8")
+        (tmp / "report.html").write_text(_html(title, info, metrics, primary, conf, worst, thumbs),
+                                         encoding="utf-8")
+        _swap_dir(tmp, out_dir)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    log.info("evaluation report: %s", out_dir / "report.md")
+    return metrics
+
+
+def _swap_dir(tmp: Path, final: Path) -> None:
+    """Replace ``final`` by ``tmp`` (a reader sees the old or the new folder, never a mix)."""
+    old = None
+    if final.exists():
+        old = final.parent / f".{final.name}.old-{os.getpid()}-{time.time_ns()}"
+        os.replace(final, old)
+    os.replace(tmp, final)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def _metrics_rows(metrics: dict) -> list[list[str]]:
+    rows = []
+    for name, m in metrics.items():
+        rows.append([name, _fmt_pct(m.get("cer")), _fmt_pct(m.get("wer")), _fmt_pct(m.get("acc")),
+                     str(m.get("lines", 0)), str(m.get("chars", 0)), str(m.get("words", 0)),
+                     "-" if m.get("mean_confidence") is None else f"{m['mean_confidence']:.3f}"])
+    return rows
+
+
+METRIC_HEAD = ["decoder", "CER", "WER", "string accuracy", "lines", "chars", "words",
+               "mean confidence"]
+
+
+def _top(counter: Counter, k: int = 20):
+    return counter.most_common(k)
+
+
+def _markdown(title, info, metrics, primary, conf, worst, thumbs) -> str:
+    out = [f"# {title}", ""]
+    for k, v in info.items():
+        out.append(f"- **{k}**: {v}")
+    if info:
+        out.append("")
+    out += ["## Metrics", "", "| " + " | ".join(METRIC_HEAD) + " |",
+            "|" + "---|" * len(METRIC_HEAD)]
+    out += ["| " + " | ".join(r) + " |" for r in _metrics_rows(metrics)]
+    out += ["", "CER and WER are corpus-level: total edits ÷ total reference characters (words).",
+            ""]
+    t = conf.totals()
+    out += [f"## Character errors ({primary})", "",
+            f"{t['substitutions']} substitutions, {t['insertions']} insertions, "
+            f"{t['deletions']} deletions (all counts in `confusions.csv`).", ""]
+    out += ["| substitution (reference → prediction) | count |", "|---|---|"]
+    out += [f"| {_md_cell(_show_char(r))} → {_md_cell(_show_char(h))} | {n} |"
+            for (r, h), n in _top(conf.substitutions)] or ["| – | 0 |"]
+    out += ["", "| deleted | count | | inserted | count |", "|---|---|---|---|---|"]
+    dels, ins = _top(conf.deletions), _top(conf.insertions)
+    if not dels and not ins:
+        out.append("| – | 0 | | – | 0 |")
+    for k in range(max(len(dels), len(ins))):
+        d = dels[k] if k < len(dels) else None
+        i = ins[k] if k < len(ins) else None
+        out.append(f"| {_md_cell(_show_char(d[0])) if d else ''} | {d[1] if d else ''} | "
+                   f"| {_md_cell(_show_char(i[0])) if i else ''} | {i[1] if i else ''} |")
+    out += ["", f"## The {len(worst)} worst lines ({primary})", ""]
+    if not worst:
+        out.append("Every line is recognized exactly.")
+    else:
+        out += ["| # | sample | CER | image / reference / prediction | confidence |",
+                "|---|---|---|---|---|"]
+        for k, (r, (rel, _)) in enumerate(zip(worst, thumbs), 1):
+            img = f'<img src="{rel}" height="{THUMB_H}"><br>' if rel else ""
+            conf_s = "-" if r.get("confidence") is None else f"{float(r['confidence']):.3f}"
+            out.append(f"| {k} | {_md_cell(str(r.get('sample_id', '')))} | "
+                       f"{100 * r['cer']:.1f} % | {img}ref: {_md_cell(r['text'])}<br>"
+                       f"hyp: {_md_cell(r['prediction'])} | {conf_s} |")
+    return "\n".join(out) + "\n"
+
+
+_CSS = """body{font-family:system-ui,sans-serif;margin:2em;max-width:1200px}
+table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:4px 8px;
+vertical-align:top}th{background:#f3f3f3}.t{font-family:monospace;white-space:pre}
+.s{background:#ffd27f}.d{background:#ff9c9c;text-decoration:line-through}.i{background:#9ccfff}
+img{display:block;margin-bottom:4px;image-rendering:auto}"""
+
+
+def _html(title, info, metrics, primary, conf, worst, thumbs) -> str:
+    e = html.escape
+    out = [f"<!doctype html><meta charset='utf-8'><title>{e(title)}</title>",
+           f"<style>{_CSS}</style><h1>{e(title)}</h1>"]
+    if info:
+        out.append("<ul>" + "".join(f"<li><b>{e(str(k))}</b>: {e(str(v))}</li>"
+                                    for k, v in info.items()) + "</ul>")
+    out.append("<h2>Metrics</h2><table><tr>" + "".join(f"<th>{e(h)}</th>" for h in METRIC_HEAD)
+               + "</tr>")
+    for r in _metrics_rows(metrics):
+        out.append("<tr>" + "".join(f"<td>{e(c)}</td>" for c in r) + "</tr>")
+    out.append("</table><p>Corpus-level: total edits ÷ total reference characters (words).</p>")
+    t = conf.totals()
+    out.append(f"<h2>Character errors ({e(primary)})</h2><p>{t['substitutions']} substitutions, "
+               f"{t['insertions']} insertions, {t['deletions']} deletions.</p>")
+    out.append("<table><tr><th>reference → prediction</th><th>count</th></tr>")
+    for (r, h), n in _top(conf.substitutions):
+        out.append(f"<tr><td class='t'>{e(_show_char(r))} → {e(_show_char(h))}</td>"
+                   f"<td>{n}</td></tr>")
+    out.append("</table><table><tr><th>deleted</th><th>count</th><th>inserted</th><th>count</th>"
+               "</tr>")
+    dels, ins = _top(conf.deletions), _top(conf.insertions)
+    for k in range(max(len(dels), len(ins))):
+        d = dels[k] if k < len(dels) else ("", "")
+        i = ins[k] if k < len(ins) else ("", "")
+        out.append(f"<tr><td class='t'>{e(_show_char(d[0]))}</td><td>{d[1]}</td>"
+                   f"<td class='t'>{e(_show_char(i[0]))}</td><td>{i[1]}</td></tr>")
+    out.append(f"</table><h2>The {len(worst)} worst lines ({e(primary)})</h2>")
+    out.append("<p><span class='s'>substituted</span> <span class='d'>deleted</span> "
+               "<span class='i'>inserted</span></p><table><tr><th>#</th><th>sample</th>"
+               "<th>CER</th><th>image, reference, prediction</th><th>confidence</th></tr>")
+    for k, (r, (_, data)) in enumerate(zip(worst, thumbs), 1):
+        img = (f"<img src='data:image/png;base64,{base64.b64encode(data).decode()}' "
+               f"height='{THUMB_H}'>" if data else "")
+        ref_h, hyp_h = _highlight(r["steps"])
+        conf_s = "-" if r.get("confidence") is None else f"{float(r['confidence']):.3f}"
+        out.append(f"<tr><td>{k}</td><td>{e(str(r.get('sample_id', '')))}</td>"
+                   f"<td>{100 * r['cer']:.1f} %</td><td>{img}<div class='t'>ref: {ref_h}</div>"
+                   f"<div class='t'>hyp: {hyp_h}</div></td><td>{conf_s}</td></tr>")
+    out.append("</table>")
+    return "\n".join(out) + "\n"
+
+
+# ---------------------------------------------------------------------- running a model
+def evaluate_samples(recognizer, samples: Sequence[Any], decoders: Mapping[str, Any],
+                     batch_size: int = 16, num_workers: int = 0,
+                     progress: bool = True) -> dict[str, list[dict]]:
+    """Run ``recognizer`` once over ``samples`` (objects with ``sample_id``, ``path``, ``text``)
+    and decode with every decoder of ``decoders``; returns rows per decoder for the report."""
+    from stackmix.inference.engine import recognize
+
+    samples = list(samples)
+    runs = recognize(recognizer, [s.path for s in samples], dict(decoders), batch_size=batch_size,
+                     num_workers=num_workers, on_error="raise", progress=progress)
+    out: dict[str, list[dict]] = {}
+    for name, run in runs.items():
+        out[name] = [{"sample_id": s.sample_id, "path": str(s.path), "text": s.text,
+                      "prediction": r.text, "confidence": r.confidence, "char_probs": r.char_probs}
+                     for s, r in zip(samples, run.results)]
+    return out
