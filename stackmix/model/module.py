@@ -91,23 +91,61 @@ class HTRModule(L.LightningModule):
         return [self.codec.decode_path(p) for p in paths]
 
     # ------------------------------------------------------------------ training
+    def on_fit_start(self) -> None:
+        if self.device.type == "cuda":
+            torch.set_float32_matmul_precision("high")  # TF32 for any fp32 matmul left
+
     def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
         loss = self.ctc_loss(self.log_probs(batch["images"]), batch)
         finite = torch.isfinite(loss.detach())
-        self._step_finite = finite
+        # AND over the micro-batches of one optimizer step (gradient accumulation)
+        self._step_finite = finite if self._step_finite is None else self._step_finite & finite
         self.nonfinite_steps += (~finite).long()
         self.log("train/loss", torch.where(finite, loss.detach(), torch.zeros_like(loss)),
                  on_step=True, on_epoch=True, prog_bar=True, batch_size=len(batch["texts"]))
         return loss
 
     def on_before_optimizer_step(self, optimizer) -> None:
-        # A non-finite loss must not poison the weights: its gradients are zeroed (no host sync).
+        # Gradients of a non-finite loss are NaN/inf: zero them (no host sync) so that nothing
+        # that looks at them before the step (gradient clipping, norm logging) sees NaN. The step
+        # itself is skipped in optimizer_step.
         finite = self._step_finite
         if finite is None:
             return
         for p in self.parameters():
             if p.grad is not None:
                 p.grad.nan_to_num_(0.0, 0.0, 0.0).mul_(finite)
+
+    def optimizer_step(self, epoch, batch_idx, optimizer, optimizer_closure=None) -> None:
+        """Skip the parameter update of a batch whose loss is NaN/inf.
+
+        Zero gradients alone do not protect the weights: AdamW would still move them by its
+        momentum and its weight decay, and the NaN would have gone into no state but the step
+        count. So the wrapped optimizer runs the closure (forward + backward), then looks at the
+        loss (one host sync per step, as AMP's GradScaler does) and leaves weights and optimizer
+        state untouched when it was not finite. The learning-rate schedule still advances (it
+        counts batches); ``nonfinite_steps`` counts the skipped batches.
+        """
+        inner = getattr(optimizer, "optimizer", optimizer)
+        real_step = inner.step
+
+        def guarded_step(closure=None, **kwargs):
+            result = None
+            if closure is not None:
+                with torch.enable_grad():
+                    result = closure()
+            finite, self._step_finite = self._step_finite, None
+            if finite is not None and not bool(finite):
+                inner.zero_grad(set_to_none=True)
+                return result
+            return real_step(**kwargs)
+
+        inner.step = guarded_step
+        try:
+            optimizer.step(closure=optimizer_closure)
+        finally:
+            inner.step = real_step
+            self._step_finite = None
 
     def on_train_epoch_end(self) -> None:
         self.log("train/nonfinite_steps", self.nonfinite_steps.float(), sync_dist=False)
