@@ -1,0 +1,162 @@
+"""`python predict.py ckpt=... input=...`: recognize line images with a trained model.
+
+Writes CSV or JSONL (path, text, mean confidence, per-character confidences) or, for a single
+image, just its text on stdout. See conf/predict.yaml for the options.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+import hydra
+from omegaconf import DictConfig, ListConfig, OmegaConf
+
+from stackmix import resolvers  # noqa: F401  (registers ${sm.*} resolvers)
+
+log = logging.getLogger("stackmix.predict")
+
+FIELDS = ["path", "text", "confidence", "char_confidences"]
+SPLIT_FIELDS = ["sample_id", "reference", "cer"]
+
+
+class PredictError(Exception):
+    """A user error (bad input, missing file, unreadable image): reported without a traceback."""
+
+
+def _inputs(cfg: DictConfig) -> tuple[list[Path], list[Any] | None, list[str] | None]:
+    """Image paths, the dataset samples (with references) when a split is asked, train texts."""
+    from stackmix.inference.engine import expand_inputs
+
+    if cfg.get("split"):
+        if not cfg.get("dataset_root"):
+            raise PredictError("split=... needs dataset_root=<prepared dataset folder>")
+        from stackmix.data.marking import read_marking
+
+        marking = read_marking(cfg.dataset_root, on_error="skip")
+        samples = marking.stage(str(cfg.split))
+        if not samples:
+            raise PredictError(f"split {cfg.split!r} of {cfg.dataset_root} is empty")
+        train = [s.text for s in marking.stage("train")]
+        return [s.path for s in samples], samples, train
+    if cfg.get("input") is None:
+        raise PredictError("nothing to recognize: give input=<image|folder|glob|[list]> "
+                           "or dataset_root=<folder> split=<name>")
+    inp = cfg.input
+    items = list(inp) if isinstance(inp, (ListConfig, list, tuple)) else [inp]
+    try:
+        paths = expand_inputs([str(i) for i in items], recursive=bool(cfg.get("recursive", True)))
+    except FileNotFoundError as e:
+        raise PredictError(str(e)) from None
+    if not paths:
+        raise PredictError(f"no images found in {', '.join(map(str, items))}")
+    return paths, None, None
+
+
+def _rows(results, samples, normalizer) -> list[dict]:
+    from stackmix.inference.evaluation import line_error_rate
+
+    by_path = {str(s.path): s for s in samples} if samples is not None else {}
+    rows = []
+    for r in results:
+        row = {"path": r.path, "text": r.text, "confidence": round(float(r.confidence), 6),
+               "char_confidences": [round(float(p), 6) for p in r.char_probs]}
+        s = by_path.get(r.path)
+        if s is not None:
+            ref = normalizer(s.text)
+            row.update(sample_id=s.sample_id, reference=ref,
+                       cer=round(line_error_rate(ref, r.text), 6))
+        rows.append(row)
+    return rows
+
+
+def format_rows(rows: list[dict], fmt: str) -> str:
+    with_ref = bool(rows) and "reference" in rows[0]
+    fields = (["sample_id"] if with_ref else []) + FIELDS + (["reference", "cer"] if with_ref else [])
+    if fmt == "jsonl":
+        return "".join(json.dumps({k: r[k] for k in fields if k in r}, ensure_ascii=False) + "\n"
+                       for r in rows)
+    if fmt == "csv":
+        buf = io.StringIO(newline="")
+        w = csv.DictWriter(buf, fieldnames=fields, lineterminator="\n", extrasaction="ignore")
+        w.writeheader()
+        for r in rows:
+            w.writerow({**r, "confidence": f"{r['confidence']:.4f}",
+                        "char_confidences": " ".join(f"{p:.4f}" for p in r["char_confidences"])})
+        return buf.getvalue()
+    if fmt == "tsv":
+        return "".join(f"{r['path']}\t{r['text']}\t{r['confidence']:.4f}\n" for r in rows)
+    if fmt == "text":
+        return "".join(r["text"] + "\n" for r in rows)
+    raise PredictError(f"unknown format {fmt!r}: csv, jsonl, tsv or text")
+
+
+def run(cfg: DictConfig) -> list[dict]:
+    """Recognize the configured images; returns the rows (also written/printed)."""
+    from stackmix.inference.decoders import build_decoder
+    from stackmix.inference.engine import Recognizer, recognize
+    from stackmix.io import ImageReadError, atomic_write_text
+
+    paths, samples, train_texts = _inputs(cfg)
+    try:
+        recognizer = Recognizer.load(cfg.ckpt, device=cfg.get("device", "auto"))
+    except (FileNotFoundError, ImportError, ValueError) as e:
+        raise PredictError(str(e)) from None
+    try:
+        decoder = build_decoder(cfg.get("decoder"), recognizer.alphabet, train_texts=train_texts)
+    except (FileNotFoundError, ImportError, ValueError) as e:
+        raise PredictError(f"decoder: {e}") from None
+    log.info("%s model (%s, %s) on %s: %d images, decoder %s", recognizer.backend,
+             recognizer.dataset_name, f"{recognizer.image_h}x{recognizer.image_w}",
+             recognizer.device, len(paths), getattr(decoder, "name", type(decoder).__name__))
+    try:
+        result = recognize(recognizer, paths, decoder, batch_size=int(cfg.batch_size),
+                           num_workers=int(cfg.num_workers), on_error=str(cfg.on_error),
+                           progress=bool(cfg.progress) and len(paths) > 1)
+    except ImageReadError as e:
+        raise PredictError(f"{e} (set on_error=skip to skip unreadable images)") from None
+    rows = _rows(result.results, samples, recognizer.normalizer)
+
+    out = cfg.get("out")
+    fmt = cfg.get("format")
+    if out:
+        fmt = fmt or {".jsonl": "jsonl", ".json": "jsonl", ".tsv": "tsv",
+                      ".txt": "text"}.get(Path(out).suffix.lower(), "csv")
+        atomic_write_text(out, format_rows(rows, fmt))
+        log.info("wrote %d predictions to %s", len(rows), out)
+    else:
+        fmt = fmt or ("text" if len(paths) == 1 else "tsv")
+        sys.stdout.write(format_rows(rows, fmt))
+        sys.stdout.flush()
+    if result.skipped:
+        msg = "; ".join(f"{p}" for p, _ in result.skipped[:10])
+        more = f" and {len(result.skipped) - 10} more" if len(result.skipped) > 10 else ""
+        print(f"skipped {len(result.skipped)} unreadable image(s): {msg}{more}", file=sys.stderr)
+    if samples is not None and rows:
+        from stackmix.inference.evaluation import corpus_metrics
+
+        m = corpus_metrics([r["reference"] for r in rows], [r["text"] for r in rows])
+        print(f"{cfg.split}: {m['lines']} lines, CER {100 * m['cer']:.2f} %, "
+              f"WER {100 * m['wer']:.2f} %, string accuracy {100 * m['acc']:.2f} %",
+              file=sys.stderr)
+    return rows
+
+
+@hydra.main(version_base="1.3", config_path="../conf", config_name="predict")
+def main(cfg: DictConfig) -> None:
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(message)s")
+    for noisy in ("lightning", "lightning.pytorch", "lightning.fabric"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    try:
+        run(cfg)
+    except PredictError as e:
+        print(f"predict.py: error: {e}", file=sys.stderr)
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()
