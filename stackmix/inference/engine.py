@@ -35,6 +35,23 @@ def pick_device(device: str | None = "auto") -> torch.device:
     return torch.device(device)
 
 
+def resolve_model_path(path: str | Path) -> Path:
+    """A model file, or a training run folder → its ``checkpoints/best-*.ckpt`` (newest), else
+    ``last.ckpt``."""
+    p = Path(str(path)).expanduser()
+    if p.is_file():
+        return p
+    if p.is_dir():
+        ck = p / "checkpoints" if (p / "checkpoints").is_dir() else p
+        best = sorted(ck.glob("best-*.ckpt"), key=lambda f: f.stat().st_mtime)
+        if best:
+            return best[-1]
+        if (ck / "last.ckpt").is_file():
+            return ck / "last.ckpt"
+        raise FileNotFoundError(f"no best-*.ckpt or last.ckpt in {ck}")
+    raise FileNotFoundError(f"model file not found: {p}")
+
+
 class Recognizer:
     """Line images (uint8, white paper) → per-frame CTC log-probabilities.
 
@@ -56,9 +73,8 @@ class Recognizer:
     # ------------------------------------------------------------------ loading
     @staticmethod
     def load(path: str | Path, device: str | None = "auto") -> "Recognizer":
-        path = Path(path).expanduser()
-        if not path.is_file():
-            raise FileNotFoundError(f"model file not found: {path}")
+        """A ``.ckpt``, an ``.onnx`` export, or a training run folder (its best checkpoint)."""
+        path = resolve_model_path(path)
         if path.suffix.lower() == ".onnx":
             return OnnxRecognizer(path, device)
         return TorchRecognizer.from_checkpoint(path, device)
@@ -111,6 +127,7 @@ class TorchRecognizer(Recognizer):
         hp = module.hparams
         super().__init__(hp["alphabet"], hp["image_h"], hp["image_w"], hp.get("normalize"),
                          hp.get("dataset_name"))
+        module._forward_net = module.net  # inference: no torch.compile warm-up
         self.module = module.eval()
         self.device = pick_device(device)
         self.module.to(self.device)

@@ -1,0 +1,61 @@
+"""`python prepare.py task=evaluate dataset=<name> task.ckpt=<run or .ckpt/.onnx>`: metrics per
+decoder on a split and the evaluation report (see stackmix.inference.evaluation)."""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from omegaconf import DictConfig, OmegaConf
+
+log = logging.getLogger(__name__)
+
+
+def run(cfg: DictConfig) -> dict:
+    from stackmix.data.datamodule import HTRDataModule
+    from stackmix.inference.decoders import build_decoder
+    from stackmix.inference.engine import Recognizer, resolve_model_path
+    from stackmix.inference.evaluation import evaluate_samples, write_evaluation_report
+
+    task = cfg.task
+    ckpt = resolve_model_path(task.ckpt)
+    recognizer = Recognizer.load(ckpt, device=task.get("device", "auto"))
+    dm = HTRDataModule(cfg.dataset, num_workers=0, verify_images=False)
+    marking = dm.marking
+    split = str(task.split)
+    samples = marking.stage(split)
+    if task.get("limit"):
+        samples = samples[: int(task.limit)]
+    if not samples:
+        raise ValueError(f"split {split!r} of dataset {dm.name!r} ({dm.root}) is empty")
+    if recognizer.dataset_name and recognizer.dataset_name != dm.name:
+        log.warning("the model was trained on %r, evaluated here on %r", recognizer.dataset_name,
+                    dm.name)
+    if dm.normalizer.to_dict() != recognizer.normalizer.to_dict():
+        log.warning("dataset normalization %s differs from the checkpoint's %s; references use "
+                    "the dataset's", dm.normalizer.to_dict(), recognizer.normalizer.to_dict())
+    dec_cfgs = OmegaConf.to_container(task.decoders, resolve=True) or {"greedy": {"type": "greedy"}}
+    train_texts = [s.text for s in marking.stage("train")]
+    decoders = {name: build_decoder(c, recognizer.alphabet, train_texts=train_texts)
+                for name, c in dec_cfgs.items() if c}
+    log.info("evaluating %s on %s/%s (%d lines) with decoders %s", ckpt, dm.name, split,
+             len(samples), ", ".join(decoders))
+    results = evaluate_samples(recognizer, samples, decoders, batch_size=int(task.batch_size),
+                               num_workers=int(task.num_workers),
+                               progress=bool(task.get("progress", True)))
+    out = Path(task.out)
+    metrics = write_evaluation_report(
+        out, results, primary=task.get("primary"), title=f"{dm.name}: {split} split",
+        info={"model": str(ckpt), "backend": recognizer.backend, "dataset": dm.name,
+              "split": split, "lines": len(samples), "decoders": dec_cfgs})
+    print(metrics_table(metrics), flush=True)
+    log.info("report: %s", out / "report.md")
+    return metrics
+
+
+def metrics_table(metrics: dict) -> str:
+    head = f"{'decoder':<16} {'CER':>8} {'WER':>8} {'acc':>8}"
+    lines = [head, "-" * len(head)]
+    for name, m in metrics.items():
+        lines.append(f"{name:<16} {100 * m['cer']:7.2f}% {100 * m['wer']:7.2f}% "
+                     f"{100 * m['acc']:7.2f}%")
+    return "\n".join(lines)
