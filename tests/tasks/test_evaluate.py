@@ -1,0 +1,51 @@
+"""`prepare.py task=evaluate`: metrics per decoder and the report on a dataset split; its greedy
+predictions are the training run's test predictions."""
+import csv
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "inference"))
+from inference_fixtures import compose_prepare, tiny_dataset_overrides, tiny_run  # noqa: E402
+
+from stackmix.tasks import evaluate  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def tiny(tmp_path_factory):
+    return tiny_run(tmp_path_factory)
+
+
+def test_evaluate_task_reports_every_decoder(tiny, tmp_path, capsys):
+    cfg = compose_prepare(["task=evaluate", *tiny_dataset_overrides(tiny.data),
+                           f"task.ckpt={tiny.run_dir}", "task.num_workers=0",
+                           "task.progress=false", "task.decoders.beam.beam_width=4",
+                           "task.decoders.beam_lm.beam_width=4"], tmp_path)
+    metrics = evaluate.run(cfg)
+    out = tmp_path / "out" / "evaluation"
+    assert set(metrics) == {"greedy", "beam", "beam_lm"}
+    for m in metrics.values():
+        assert m["lines"] == 8 and 0 <= m["cer"] and 0 <= m["wer"] and 0 <= m["acc"] <= 1
+    # greedy decoding here = the predictions the training run wrote for its best checkpoint
+    train_rows = list(csv.DictReader(tiny.predictions.open(encoding="utf-8")))
+    ours = list(csv.DictReader((out / "predictions_greedy.csv").open(encoding="utf-8")))
+    assert [r["sample_id"] for r in ours] == [r["sample_id"] for r in train_rows]
+    assert [r["prediction"] for r in ours] == [r["prediction"] for r in train_rows]
+    train_metrics = json.loads((tiny.run_dir / "metrics.json").read_text())
+    assert metrics["greedy"]["cer"] == pytest.approx(train_metrics["test/cer"], abs=1e-6)
+    for name in ("report.md", "report.html", "confusions.csv", "metrics.json",
+                 "predictions_beam.csv", "predictions_beam_lm.csv"):
+        assert (out / name).is_file(), name
+    printed = capsys.readouterr().out
+    assert "beam_lm" in printed and "CER" in printed
+
+
+def test_training_run_ends_with_an_evaluation_report(tiny):
+    report = tiny.run_dir / "evaluation"
+    assert (report / "report.md").is_file() and (report / "report.html").is_file()
+    rows = list(csv.DictReader((report / "predictions_greedy.csv").open(encoding="utf-8")))
+    assert len(rows) == 8
+    assert all(0.0 <= float(r["confidence"]) <= 1.0 for r in rows)
+    assert all(0.0 <= float(p) <= 1.0 for r in rows for p in r["char_confidences"].split())
