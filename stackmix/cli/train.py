@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import sys
 import time
 from pathlib import Path
 
@@ -11,6 +12,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from stackmix import resolvers  # noqa: F401  (registers ${sm.*} resolvers)
+from stackmix.faults import AtomicCheckpointIO, RNGState, resolve_resume
 from stackmix.report import TrainingHistory, summary_table, write_metrics, write_predictions
 from stackmix.inference.evaluation import write_evaluation_report
 
@@ -24,6 +26,12 @@ class Throughput(L.Callback):
         self.samples = 0
         self.seconds = 0.0
         self._t0 = None
+        self._n = 0
+
+    def on_train_start(self, trainer, pl_module):
+        # a run resumed mid-epoch starts without on_train_epoch_start
+        self._t0 = time.perf_counter()
+        self._n = 0
 
     def on_train_epoch_start(self, trainer, pl_module):
         self._t0 = time.perf_counter()
@@ -54,9 +62,11 @@ def build(cfg: DictConfig):
     callbacks = [instantiate(c) for c in (cfg.get("callbacks") or {}).values() if c]
     history = TrainingHistory(str(out_dir))
     throughput = Throughput()
-    callbacks += [history, throughput]
+    callbacks += [history, throughput, RNGState()]
     loggers = [instantiate(c) for c in (cfg.get("logger") or {}).values() if c]
-    trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
+    # checkpoints: written atomically in their own folder, loaded with weights_only=True
+    trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False,
+                          plugins=[AtomicCheckpointIO()])
     return dm, module, trainer, history, throughput
 
 
@@ -65,9 +75,18 @@ def run(cfg: DictConfig) -> dict:
     L.seed_everything(cfg.seed, workers=True)
     out_dir = Path(cfg.paths.output_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
+    resume_from = resolve_resume(cfg.get("resume"), cfg.get("ckpt_path"), out_dir)
     dm, module, trainer, history, throughput = build(cfg)
     log.info("output directory: %s", out_dir)
-    trainer.fit(module, datamodule=dm, ckpt_path=cfg.get("ckpt_path"))
+    if resume_from is not None:
+        log.info("resuming from %s", resume_from)
+    try:
+        trainer.fit(module, datamodule=dm, ckpt_path=str(resume_from) if resume_from else None,
+                    weights_only=True)
+    except BaseException:
+        if getattr(trainer, "received_sigterm", False):
+            _preempted(trainer, out_dir)
+        raise
 
     metrics: dict = {"dataset": dm.name, "aug": cfg.aug.get("name"), "seed": cfg.seed, **dm.info()}
     metrics.pop("alphabet", None)
@@ -79,10 +98,13 @@ def run(cfg: DictConfig) -> dict:
     metrics["best_checkpoint"] = best
     metrics["train_samples_per_s"] = throughput.rate
     metrics["nonfinite_steps"] = int(module.nonfinite_steps)
+    if resume_from is not None:
+        metrics["resumed_from"] = str(resume_from)
 
     fast = bool(cfg.trainer.get("fast_dev_run"))
     if cfg.get("test_after_fit", True):
-        results = trainer.test(module, datamodule=dm, ckpt_path=None if fast or not best else best)
+        results = trainer.test(module, datamodule=dm, ckpt_path=None if fast or not best else best,
+                               weights_only=True)
         if results:
             metrics.update({k: float(v) for k, v in results[0].items()})
         if trainer.is_global_zero:
@@ -97,6 +119,22 @@ def run(cfg: DictConfig) -> dict:
         print(summary_table(metrics), flush=True)
         log.info("predictions, metrics.json and curves.png are in %s", out_dir)
     return metrics
+
+
+PREEMPTED_EXIT_CODE = 128 + 15  # as if killed by SIGTERM: schedulers see the job did not finish
+
+
+def _preempted(trainer, out_dir: Path) -> None:
+    """SIGTERM (e.g. SLURM preemption): the checkpoint is written (callbacks.on_exception); say how
+    to continue and exit with 143 rather than Lightning's exit status 0."""
+    ckpts = sorted((out_dir / "checkpoints").glob("*.ckpt"), key=lambda p: p.stat().st_mtime)
+    where = ckpts[-1] if ckpts else "none (callbacks.on_exception is disabled)"
+    msg = (f"stopped by SIGTERM at epoch {trainer.current_epoch}, step {trainer.global_step}; "
+           f"checkpoint: {where}. Continue with the same command plus "
+           f"hydra.run.dir={out_dir} resume=auto")
+    log.warning(msg)
+    print(msg, file=sys.stderr, flush=True)
+    raise SystemExit(PREEMPTED_EXIT_CODE)
 
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="train")

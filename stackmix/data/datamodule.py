@@ -26,8 +26,14 @@ class DatasetError(ValueError):
 
 
 def _worker_init(worker_id: int) -> None:
+    import signal
+
     from lightning.fabric.utilities.seed import pl_worker_init_function
 
+    # SLURM (and `kill -TERM -<pgid>`) signal every process of the job: workers ignore SIGTERM so
+    # that the main process can finish its batch and write the preemption checkpoint; they exit
+    # with it.
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     pl_worker_init_function(worker_id)
     info = get_worker_info()
     if info is not None and hasattr(info.dataset, "reseed"):
@@ -83,6 +89,7 @@ class HTRDataModule(L.LightningDataModule):
         self._splits: dict[str, list[Sample]] = {}
         self._dropped: dict[str, list[str]] = defaultdict(list)
         self._datasets: dict[str, LineDataset] = {}
+        self._resume: dict | None = None  # train progress of the checkpoint being resumed
 
     # ------------------------------------------------------------------ loading and validation
     @property
@@ -282,10 +289,18 @@ class HTRDataModule(L.LightningDataModule):
             raise DatasetError(
                 f"the {split!r} split of {self.name!r} is empty: {self.root}/marking.csv needs rows "
                 f"with stage={split}")
-        return DataLoader(
+        sampler = self.sampler(split)
+        trainer = getattr(self, "trainer", None)
+        if trainer is not None:  # before Lightning's set_epoch: workers prefetch at iter()
+            sampler.set_epoch(int(trainer.current_epoch))
+        cls = ResumableLoader if split == "train" else DataLoader
+        loader = cls(
             ds,
             batch_size=batch_size,
-            sampler=self.sampler(split),
+            sampler=sampler,
+            # own generator: creating an iterator must not draw from the global torch RNG, so a
+            # resumed run's dropout draws match an uninterrupted run's
+            generator=torch.Generator().manual_seed(self.seed),
             num_workers=self.num_workers,
             collate_fn=collate_lines,
             pin_memory=self.pin_memory,
@@ -294,6 +309,43 @@ class HTRDataModule(L.LightningDataModule):
             worker_init_fn=_worker_init,
             drop_last=False,
         )
+        if split == "train" and self._resume is not None:
+            self._apply_resume(sampler, self._resume, batch_size)
+            self._resume = None
+        return loader
+
+    # ------------------------------------------------------------------ resume mid-epoch
+    def state_dict(self) -> dict:
+        """Saved in every checkpoint: how far the current training epoch got, and what the data
+        were, so a resumed run continues the epoch with the same sample order."""
+        trainer = getattr(self, "trainer", None)
+        if trainer is None or "train" not in self._datasets:
+            return {}
+        done = int(trainer.fit_loop.epoch_loop.batch_progress.current.processed)
+        return {"train_progress": {
+            "epoch": int(trainer.current_epoch), "batches_done": done,
+            "epoch_done": bool(done >= trainer.num_training_batches),
+            "batch_size": int(self.batch_size), "samples": len(self._datasets["train"]),
+            "seed": int(self.seed)}}
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        self._resume = dict(state_dict.get("train_progress") or {}) or None
+
+    def _apply_resume(self, sampler: EpochSampler, state: dict, batch_size: int) -> None:
+        now = {"batch_size": int(batch_size), "samples": sampler.n, "seed": sampler.seed}
+        changed = {k: (state.get(k), v) for k, v in now.items() if state.get(k) != v}
+        if changed:
+            log.warning(
+                "resume: the train data differ from the checkpoint's (%s), so the interrupted "
+                "epoch cannot continue in the same order; it restarts from its beginning",
+                ", ".join(f"{k} {a} -> {b}" for k, (a, b) in changed.items()))
+            return
+        sampler.set_epoch(int(state["epoch"]))
+        if not state.get("epoch_done") and state.get("batches_done", 0) > 0:
+            n = int(state["batches_done"]) * now["batch_size"]
+            sampler.skip(n)
+            log.info("resume: epoch %d continues after its first %d batches (%d samples)",
+                     state["epoch"], state["batches_done"], n)
 
     def train_dataloader(self) -> DataLoader:
         return self._loader("train", self.batch_size)
@@ -331,6 +383,20 @@ def scale_aug_to_height(aug_cfg: dict, image_h: int) -> dict:
             lo, hi = scaled[key]
             scaled[key] = [max(1, int(round(lo * s))), max(1, int(round(hi * s)))]
     return {**aug_cfg, "blots": scaled}
+
+
+class ResumableLoader(DataLoader):
+    """The train loader. Mid-epoch resumption is done by ``HTRDataModule.state_dict`` /
+    ``load_state_dict``: the data module's state is restored before the loader is built, whereas
+    Lightning restores loader states only after ``configure_optimizers`` has already built and
+    started iterating the loader (``estimated_stepping_batches`` for OneCycleLR), i.e. too late.
+    These methods only mark the loader as resumable for Lightning."""
+
+    def state_dict(self) -> dict:
+        return {}
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        pass
 
 
 class CachedImages:
