@@ -233,6 +233,8 @@ def iter_batches(recognizer: Recognizer, paths: Sequence[str | Path], batch_size
                  num_workers: int = 0) -> Iterator[tuple[list[int], np.ndarray | None, list]]:
     """Yield (indices, uint8 batch (B, H, W) or None, [(index, error)]) in input order."""
     ds = _ImageFiles(paths, recognizer.image_h, recognizer.image_w)
+    if len(paths) <= batch_size:
+        num_workers = 0  # one batch: starting workers would cost more than it saves
     loader = torch.utils.data.DataLoader(ds, batch_size=batch_size, shuffle=False,
                                          num_workers=num_workers, collate_fn=_collate)
     for items in loader:
