@@ -162,3 +162,22 @@ def test_pyctcdecode_decoder_when_installed():
     hyps = dec(lp)
     assert hyps[0].text == "the cat"
     assert all(0.0 <= p <= 1.0 for h in hyps for p in h.char_probs)
+
+
+def test_pyctcdecode_with_a_kenlm_model_fixes_the_confusion(tmp_path):
+    pytest.importorskip("pyctcdecode", reason="optional package pyctcdecode is not installed")
+    pytest.importorskip("kenlm", reason="optional package kenlm is not installed")
+    # a hand-written word bigram ARPA model that knows "cat" but not "cot"
+    words = {"the": 0.25, "cat": 0.25, "a": 0.1, "sat": 0.1, "her": 0.1, "rat": 0.1}
+    bigrams = [("<s>", "the"), ("the", "cat"), ("a", "cat"), ("cat", "sat")]
+    arpa = ["\\data\\", f"ngram 1={len(words) + 3}", f"ngram 2={len(bigrams)}", "",
+            "\\1-grams:", "-99\t<s>\t0", "-1.0\t</s>\t0", "-5.0\t<unk>\t0"]
+    arpa += [f"{math.log10(p):.4f}\t{w}\t0" for w, p in words.items()]
+    arpa += ["", "\\2-grams:"] + [f"-0.3\t{a} {b}" for a, b in bigrams] + ["", "\\end\\", ""]
+    model = tmp_path / "words.arpa"
+    model.write_text("\n".join(arpa), encoding="utf-8")
+    refs = ["the cat", "a cat sat", "her cat"]
+    lines = [frames(r, {r.index("cat") + 1: ("o", 0.55)}) for r in refs]
+    dec = build_decoder({"type": "pyctcdecode", "beam_width": 8, "kenlm_model": str(model),
+                         "alpha": 0.5, "beta": 1.0}, ALPHABET)
+    assert [dec(lp)[0].text for lp in lines] == refs
