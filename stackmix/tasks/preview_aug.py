@@ -15,17 +15,27 @@ from stackmix.io import atomic_write_bytes
 log = logging.getLogger(__name__)
 
 
+def _caption_font(size: int = 14):
+    """DejaVu Sans (shipped with matplotlib) so captions show accents and any Unicode text."""
+    from matplotlib import font_manager
+    from PIL import ImageFont
+
+    return ImageFont.truetype(font_manager.findfont("DejaVu Sans"), size)
+
+
 def preview_grid(images: list[np.ndarray], texts: list[str], gap: int = 6) -> np.ndarray:
     """Stack line images vertically with a thin grey gap; the text is drawn under each line."""
+    from PIL import Image, ImageDraw
+
+    font = _caption_font()
     rows = []
     w = max(im.shape[1] for im in images)
     for im, text in zip(images, texts):
         canvas = np.full((im.shape[0] + 22, w), 255, np.uint8)
         canvas[: im.shape[0], : im.shape[1]] = im
-        label = text.encode("ascii", "replace").decode()[:150]
-        cv2.putText(canvas, label, (4, im.shape[0] + 16), cv2.FONT_HERSHEY_SIMPLEX, 0.5, 90, 1,
-                    cv2.LINE_AA)
-        rows.append(canvas)
+        caption = Image.fromarray(canvas)
+        ImageDraw.Draw(caption).text((4, im.shape[0] + 3), text[:200], fill=70, font=font)
+        rows.append(np.asarray(caption))
         rows.append(np.full((gap, w), 160, np.uint8))
     return np.vstack(rows[:-1])
 
