@@ -2,14 +2,24 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
 import time
 from pathlib import Path
 
-import hydra
-import lightning as L
-from hydra.utils import instantiate
-from omegaconf import DictConfig, OmegaConf
+from stackmix.resolvers import project_root
+
+# torch makes its compiler cache folder as soon as lightning is imported ($TMPDIR/torchinductor_<user>
+# by default): keep it in our cache folder (run() moves it to the configured paths.cache_dir).
+_OWN_COMPILER_CACHE = "TORCHINDUCTOR_CACHE_DIR" not in os.environ
+if _OWN_COMPILER_CACHE:
+    os.environ["TORCHINDUCTOR_CACHE_DIR"] = str(
+        Path(os.environ.get("STACKMIX_CACHE") or Path(project_root()) / ".cache") / "torchinductor")
+
+import hydra  # noqa: E402
+import lightning as L  # noqa: E402
+from hydra.utils import instantiate  # noqa: E402
+from omegaconf import DictConfig, OmegaConf  # noqa: E402
 
 from stackmix import resolvers  # noqa: F401  (registers ${sm.*} resolvers)
 from stackmix.faults import AtomicCheckpointIO, RNGState, resolve_resume
@@ -75,6 +85,7 @@ def run(cfg: DictConfig) -> dict:
     L.seed_everything(cfg.seed, workers=True)
     out_dir = Path(cfg.paths.output_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
+    _compiler_caches_in(Path(cfg.paths.cache_dir))
     resume_from = resolve_resume(cfg.get("resume"), cfg.get("ckpt_path"), out_dir)
     dm, module, trainer, history, throughput = build(cfg)
     log.info("output directory: %s", out_dir)
@@ -119,6 +130,14 @@ def run(cfg: DictConfig) -> dict:
         print(summary_table(metrics), flush=True)
         log.info("predictions, metrics.json and curves.png are in %s", out_dir)
     return metrics
+
+
+def _compiler_caches_in(cache_dir: Path) -> None:
+    """torch.compile / Triton caches go to the configured cache folder unless set by the user."""
+    cache_dir = cache_dir.expanduser().resolve()
+    if _OWN_COMPILER_CACHE:
+        os.environ["TORCHINDUCTOR_CACHE_DIR"] = str(cache_dir / "torchinductor")
+    os.environ.setdefault("TRITON_CACHE_DIR", str(cache_dir / "triton"))
 
 
 PREEMPTED_EXIT_CODE = 128 + 15  # as if killed by SIGTERM: schedulers see the job did not finish

@@ -1,0 +1,157 @@
+"""Faults end to end (subprocesses): SIGKILL mid-epoch + resume=auto reproduces an uninterrupted
+run exactly; SIGTERM leaves a loadable checkpoint; a run writes nothing outside its folders."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from conftest import REPO, make_dataset, tiny_train_overrides
+
+HELPERS = Path(__file__).resolve().parent
+TIMEOUT = 600
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory) -> Path:
+    return make_dataset(tmp_path_factory.mktemp("data") / "tiny")
+
+
+def train_cmd(data: Path, run: Path | str, cache: Path | str, *more: str) -> list[str]:
+    # 24 train lines, batch 4: 6 steps per epoch, 2 epochs; mid-epoch checkpoint every 4 steps
+    return [sys.executable, str(REPO / "train.py"), *tiny_train_overrides(data),
+            "trainer.max_epochs=2", "data.batch_size=4",
+            "callbacks.step_checkpoint.every_n_train_steps=4",
+            f"hydra.run.dir={run}", f"paths.cache_dir={cache}", *more]
+
+
+def env(**extra) -> dict:
+    e = dict(os.environ)
+    e["PYTHONPATH"] = os.pathsep.join(p for p in (str(HELPERS), e.get("PYTHONPATH")) if p)
+    e.update(extra)
+    return e
+
+
+def stall(step: int, marker: Path, until_sigterm: bool = False) -> list[str]:
+    return ["+callbacks.stall._target_=fault_helpers.StallAt", f"+callbacks.stall.step={step}",
+            f"+callbacks.stall.marker={marker}", f"+callbacks.stall.until_sigterm={until_sigterm}"]
+
+
+def wait_for(marker: Path, proc: subprocess.Popen) -> None:
+    deadline = time.monotonic() + TIMEOUT
+    while not marker.exists():
+        if proc.poll() is not None:
+            out, err = proc.communicate()
+            pytest.fail(f"training exited early ({proc.returncode}):\n{(err or '')[-3000:]}")
+        assert time.monotonic() < deadline, "training never reached the stall step"
+        time.sleep(0.05)
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(data, tmp_path_factory):
+    """The reference run, started from an empty working directory with TMPDIR pointing to an
+    empty folder: it doubles as the "writes nothing outside its folders" check."""
+    base = tmp_path_factory.mktemp("ref")
+    cwd, tmpdir = base / "cwd", base / "tmp"
+    cwd.mkdir(), tmpdir.mkdir()
+    # relative folders: resolved against the working directory, like a user's command line
+    proc = subprocess.run(train_cmd(data, "run", "cache", "resume=auto"), cwd=cwd,
+                          env=env(TMPDIR=str(tmpdir), STACKMIX_CACHE=str(cwd / "cache")),
+                          capture_output=True, text=True,
+                          timeout=TIMEOUT)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    return {"run": cwd / "run", "cwd": cwd, "tmpdir": tmpdir}
+
+
+def test_run_writes_only_its_output_and_cache_folders(uninterrupted):
+    assert sorted(p.name for p in uninterrupted["cwd"].iterdir()) == ["cache", "run"]
+    assert list(uninterrupted["tmpdir"].iterdir()) == []  # no temp files left behind
+    run = uninterrupted["run"]
+    assert not list(run.rglob("*.tmp")) and not (run / "lightning_logs").exists()
+    ckpts = sorted(p.name for p in (run / "checkpoints").iterdir())
+    assert "last.ckpt" in ckpts and "step.ckpt" in ckpts and "on_exception.ckpt" not in ckpts
+
+
+def load_weights(path: Path) -> dict:
+    return torch.load(path, map_location="cpu", weights_only=True)["state_dict"]
+
+
+def test_sigkill_mid_epoch_then_resume_auto_matches_uninterrupted_run(data, uninterrupted, tmp_path):
+    run = tmp_path / "run"
+    marker = tmp_path / "stalled"
+    # step 9 = epoch 1, third batch; the newest checkpoint then is step.ckpt (step 8, mid-epoch)
+    proc = subprocess.Popen(train_cmd(data, run, tmp_path / "cache", "resume=auto",
+                                      *stall(9, marker)),
+                            env=env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        wait_for(marker, proc)
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.communicate(timeout=60)
+    assert proc.returncode == -signal.SIGKILL
+    assert not (run / "metrics.json").exists()
+    step = torch.load(run / "checkpoints" / "step.ckpt", weights_only=True, mmap=True)
+    assert step["global_step"] == 8
+    assert step["HTRDataModule"]["train_progress"]["batches_done"] == 2
+
+    resumed = subprocess.run(train_cmd(data, run, tmp_path / "cache", "resume=auto"), env=env(),
+                             capture_output=True, text=True, timeout=TIMEOUT)
+    assert resumed.returncode == 0, resumed.stderr[-4000:]
+    log = resumed.stdout + resumed.stderr
+    assert "resume: epoch 1 continues after its first 2 batches" in log
+
+    ref = json.loads((uninterrupted["run"] / "metrics.json").read_text())
+    got = json.loads((run / "metrics.json").read_text())
+    assert got["resumed_from"] == str(run / "checkpoints" / "step.ckpt")
+    for key in ("epochs", "best_val_cer", "test/cer", "test/wer", "test/acc", "test/loss"):
+        assert got[key] == pytest.approx(ref[key], rel=1e-6, abs=1e-7), key
+    ref_hist = json.loads((uninterrupted["run"] / "history.json").read_text())
+    got_hist = json.loads((run / "history.json").read_text())
+    assert [h["epoch"] for h in got_hist] == [h["epoch"] for h in ref_hist]
+    for a, b in zip(ref_hist, got_hist):
+        assert b["val/loss"] == pytest.approx(a["val/loss"], rel=1e-6), (a, b)
+    wa = load_weights(uninterrupted["run"] / "checkpoints" / "last.ckpt")
+    wb = load_weights(run / "checkpoints" / "last.ckpt")
+    assert wa.keys() == wb.keys()
+    for k in wa:
+        torch.testing.assert_close(wb[k], wa[k], rtol=1e-6, atol=1e-7, msg=k)
+
+
+def test_sigterm_writes_a_loadable_checkpoint_and_exits_143(data, tmp_path):
+    from stackmix.model.module import HTRModule
+
+    run = tmp_path / "run"
+    marker = tmp_path / "stalled"
+    # SLURM signals the whole job (all processes, DataLoader workers included): do the same
+    proc = subprocess.Popen(train_cmd(data, run, tmp_path / "cache", "data.num_workers=2",
+                                      "data.persistent_workers=true",
+                                      *stall(3, marker, until_sigterm=True)),
+                            env=env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    try:
+        wait_for(marker, proc)
+        os.killpg(proc.pid, signal.SIGTERM)
+        _, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate()
+    assert proc.returncode == 143, err[-3000:]
+    assert "stopped by SIGTERM" in err and "resume=auto" in err
+
+    path = run / "checkpoints" / "on_exception.ckpt"
+    ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    assert ckpt["global_step"] == 3 and ckpt["optimizer_states"] and ckpt["lr_schedulers"]
+    assert ckpt["HTRDataModule"]["train_progress"]["batches_done"] == 3
+    model = HTRModule.load_from_checkpoint(path, map_location="cpu", weights_only=True)
+    assert model.hparams.image_h == 32
+    from stackmix.faults import find_resume_checkpoint
+
+    assert find_resume_checkpoint(run) == path  # what resume=auto would continue from
