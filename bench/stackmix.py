@@ -122,11 +122,20 @@ def bench_mask_error(masks: CharMasks, root: Path, label: str) -> dict:
     print(f"mask error {label}: median {r['median']:.3f}, mean {r['mean']:.3f}, p90 {r['p90']:.3f} "
           f"character widths over {r['boundaries']} boundaries of {r['lines']} lines "
           f"(target median <= 0.33)")
+    cers = np.array([m.cer for m in masks.lines])
+    if (cers > 0).any():  # forced alignment: how the error grows with the line's CER
+        edges = [0.0, 1e-9, 0.1, 0.2, 0.3, 0.5, 1.0 + 1e-9]
+        for lo, hi in zip(edges[:-1], edges[1:]):
+            part = [m for m in masks.lines if lo <= m.cer < hi]
+            if part:
+                rb = boundary_errors(CharMasks(masks.dataset, masks.root, part), extents)
+                name = "exact" if hi <= 1e-9 else f"CER {lo:.1f}-{min(hi, 1.0):.1f}"
+                print(f"mask error   {name:>11}: median {rb['median']:.3f} over {rb['lines']} lines")
     return r
 
 
 def synthetic_masks_from_ckpt(ckpt: str, root: Path, limit: int | None, align: str,
-                              max_cer: float) -> list[tuple[str, CharMasks]]:
+                              max_cer: float, snaps=(0.0, 0.25)) -> list[tuple[str, CharMasks]]:
     from stackmix.data.marking import read_marking
     from stackmix.tasks.char_masks import compute_masks, load_model, pick_device, resolve_checkpoint
     from stackmix.text import Normalizer
@@ -136,15 +145,15 @@ def synthetic_masks_from_ckpt(ckpt: str, root: Path, limit: int | None, align: s
     norm = Normalizer.from_config(dict(module.hparams.get("normalize") or {}))
     samples = read_marking(root, normalize=norm).stage("train")[: limit or None]
     out = []
-    for snap in (0.0, 0.25):
+    for snap in snaps:
         t0 = time.perf_counter()
         lines, rejected, stats = compute_masks(module, samples, root=root, device=device,
                                                align=align, max_cer=max_cer, snap=snap,
                                                progress=False)
-        print(f"masks      synthetic snap={snap}: {len(lines)} of {len(samples)} train lines used "
+        print(f"masks      synthetic align={align} max_cer={max_cer} snap={snap}: {len(lines)} of {len(samples)} train lines used "
               f"(rejected {dict(rejected)}), inference {stats['inference_s']:.1f} s, boundaries "
               f"{stats['boundaries_s']:.1f} s, total {time.perf_counter() - t0:.1f} s")
-        out.append((f"snap={snap}", CharMasks("synthetic", str(root), lines, {}, {})))
+        out.append((f"{align} max_cer={max_cer} snap={snap}", CharMasks("synthetic", str(root), lines, {}, {})))
     return out
 
 
@@ -198,6 +207,8 @@ def main() -> None:
     ap.add_argument("--synthetic-limit", type=int, default=None)
     ap.add_argument("--align", default="greedy", choices=["greedy", "forced"])
     ap.add_argument("--max-cer", type=float, default=0.0)
+    ap.add_argument("--snap", type=float, nargs="+", default=[0.0, 0.25],
+                    help="snap settings to compare (with --synthetic-ckpt)")
     ap.add_argument("--figure", type=Path, default=None,
                     help="also write real-vs-StackMix lines (valid split) to this PNG")
     ap.add_argument("--bank", type=Path, default=None,
@@ -221,7 +232,8 @@ def main() -> None:
         bench_mask_error(m, Path(m.root), f"synthetic ({args.synthetic_masks.name})")
     elif args.synthetic_ckpt:
         for label, m in synthetic_masks_from_ckpt(args.synthetic_ckpt, args.synthetic_root,
-                                                  args.synthetic_limit, args.align, args.max_cer):
+                                                  args.synthetic_limit, args.align, args.max_cer,
+                                                  args.snap):
             bench_mask_error(m, args.synthetic_root, f"synthetic {label}")
     else:
         print("mask error skipped: give --synthetic-masks or --synthetic-ckpt")

@@ -309,6 +309,7 @@ class TokenBank:
         line = np.searchsorted(self.line_bound0, self.crop_g, side="right") - 1
         self.crop_paper = self.line_paper[line]
         self._span_ids: dict[str, int] | None = None
+        self._chars: frozenset[str] | None = None
 
     # pickling: path only; arrays and the memory map are reopened in the receiving process
     def __getstate__(self) -> dict:
@@ -348,9 +349,11 @@ class TokenBank:
         return len(self.crop_g)
 
     @property
-    def chars(self) -> set[str]:
+    def chars(self) -> frozenset[str]:
         """Characters the bank can render (those with a crop of their own)."""
-        return {str(s) for s in self.spans[self.span_len == 1].tolist()}
+        if self._chars is None:
+            self._chars = frozenset(str(s) for s in self.spans[self.span_len == 1].tolist())
+        return self._chars
 
     def unknown(self, text: str) -> list[str]:
         """Characters of ``text`` the bank cannot render, in order of first occurrence."""
