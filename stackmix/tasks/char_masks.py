@@ -197,7 +197,7 @@ def run(cfg: DictConfig) -> dict:
         "used": len(masks),
         "rejected": dict(rejected.most_common()),
         "exact": stats["exact"],
-        "train_cer_of_rejected_and_forced": round(stats["edits"] / max(1, sum(len(s.text) for s in samples)), 4),
+        "model_cer": round(stats["edits"] / max(1, sum(len(s.text) for s in samples)), 4),
         "inference_s": round(stats["inference_s"], 1),
         "boundaries_s": round(stats["boundaries_s"], 1),
         "total_s": round(time.perf_counter() - t_start, 1),
