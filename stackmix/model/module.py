@@ -105,26 +105,16 @@ class HTRModule(L.LightningModule):
                  on_step=True, on_epoch=True, prog_bar=True, batch_size=len(batch["texts"]))
         return loss
 
-    def on_before_optimizer_step(self, optimizer) -> None:
-        # Gradients of a non-finite loss are NaN/inf: zero them (no host sync) so that nothing
-        # that looks at them before the step (gradient clipping, norm logging) sees NaN. The step
-        # itself is skipped in optimizer_step.
-        finite = self._step_finite
-        if finite is None:
-            return
-        for p in self.parameters():
-            if p.grad is not None:
-                p.grad.nan_to_num_(0.0, 0.0, 0.0).mul_(finite)
-
     def optimizer_step(self, epoch, batch_idx, optimizer, optimizer_closure=None) -> None:
         """Skip the parameter update of a batch whose loss is NaN/inf.
 
-        Zero gradients alone do not protect the weights: AdamW would still move them by its
-        momentum and its weight decay, and the NaN would have gone into no state but the step
-        count. So the wrapped optimizer runs the closure (forward + backward), then looks at the
-        loss (one host sync per step, as AMP's GradScaler does) and leaves weights and optimizer
-        state untouched when it was not finite. The learning-rate schedule still advances (it
-        counts batches); ``nonfinite_steps`` counts the skipped batches.
+        Zeroing the gradients would not protect the weights: AdamW would still move them by its
+        momentum and its weight decay. So the wrapped optimizer runs the closure (forward,
+        backward, clipping), then looks at the loss (one host sync per step, as AMP's GradScaler
+        does; under DDP the verdict is shared so that all ranks skip together) and, when it was
+        not finite, drops the gradients and leaves weights and optimizer state untouched. The
+        learning-rate schedule still advances (it counts batches); ``nonfinite_steps`` counts
+        the skipped batches.
         """
         inner = getattr(optimizer, "optimizer", optimizer)
         real_step = inner.step
@@ -135,9 +125,13 @@ class HTRModule(L.LightningModule):
                 with torch.enable_grad():
                     result = closure()
             finite, self._step_finite = self._step_finite, None
-            if finite is not None and not bool(finite):
-                inner.zero_grad(set_to_none=True)
-                return result
+            if finite is not None:
+                if dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
+                    finite = finite.to(torch.int32)
+                    dist.all_reduce(finite, op=dist.ReduceOp.MIN)
+                if not bool(finite):
+                    inner.zero_grad(set_to_none=True)
+                    return result
             return real_step(**kwargs)
 
         inner.step = guarded_step

@@ -48,8 +48,7 @@ def wait_for(marker: Path, proc: subprocess.Popen) -> None:
     deadline = time.monotonic() + TIMEOUT
     while not marker.exists():
         if proc.poll() is not None:
-            out, err = proc.communicate()
-            pytest.fail(f"training exited early ({proc.returncode}):\n{(err or '')[-3000:]}")
+            pytest.fail(f"training exited early ({proc.returncode}); see its log in {marker.parent}")
         assert time.monotonic() < deadline, "training never reached the stall step"
         time.sleep(0.05)
 
@@ -86,22 +85,26 @@ def load_weights(path: Path) -> dict:
 def test_sigkill_mid_epoch_then_resume_auto_matches_uninterrupted_run(data, uninterrupted, tmp_path):
     run = tmp_path / "run"
     marker = tmp_path / "stalled"
-    # step 9 = epoch 1, third batch; the newest checkpoint then is step.ckpt (step 8, mid-epoch)
-    proc = subprocess.Popen(train_cmd(data, run, tmp_path / "cache", "resume=auto",
+    # step 9 = epoch 1, third batch; the newest checkpoint then is step.ckpt (step 8, mid-epoch).
+    # With DataLoader workers (the reference has none): samples are seeded per (epoch, index).
+    workers = ["data.num_workers=2", "data.persistent_workers=true"]
+    proc = subprocess.Popen(train_cmd(data, run, tmp_path / "cache", "resume=auto", *workers,
                                       *stall(9, marker)),
-                            env=env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+                            env=env(), stdout=subprocess.DEVNULL,
+                            stderr=(tmp_path / "killed.log").open("w"))  # a file: never blocks
     try:
         wait_for(marker, proc)
     finally:
         proc.send_signal(signal.SIGKILL)
-        proc.communicate(timeout=60)
+        proc.wait(timeout=60)
     assert proc.returncode == -signal.SIGKILL
     assert not (run / "metrics.json").exists()
     step = torch.load(run / "checkpoints" / "step.ckpt", weights_only=True, mmap=True)
     assert step["global_step"] == 8
     assert step["HTRDataModule"]["train_progress"]["batches_done"] == 2
 
-    resumed = subprocess.run(train_cmd(data, run, tmp_path / "cache", "resume=auto"), env=env(),
+    resumed = subprocess.run(train_cmd(data, run, tmp_path / "cache", "resume=auto", *workers),
+                             env=env(),
                              capture_output=True, text=True, timeout=TIMEOUT)
     assert resumed.returncode == 0, resumed.stderr[-4000:]
     log = resumed.stdout + resumed.stderr
@@ -133,16 +136,17 @@ def test_sigterm_writes_a_loadable_checkpoint_and_exits_143(data, tmp_path):
     proc = subprocess.Popen(train_cmd(data, run, tmp_path / "cache", "data.num_workers=2",
                                       "data.persistent_workers=true",
                                       *stall(3, marker, until_sigterm=True)),
-                            env=env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-                            start_new_session=True)
+                            env=env(), stdout=subprocess.DEVNULL,
+                            stderr=(tmp_path / "err.log").open("w"), start_new_session=True)
     try:
         wait_for(marker, proc)
         os.killpg(proc.pid, signal.SIGTERM)
-        _, err = proc.communicate(timeout=120)
+        proc.wait(timeout=120)
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
-            proc.communicate()
+            proc.wait()
+    err = (tmp_path / "err.log").read_text()
     assert proc.returncode == 143, err[-3000:]
     assert "stopped by SIGTERM" in err and "resume=auto" in err
 
