@@ -32,7 +32,8 @@ class TrainingHistory(L.Callback):
         self.out_dir = out_dir
         self.epochs: list[dict] = []
 
-    def on_validation_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+    def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        # on_validation_end runs after the module's epoch-end hook has logged this epoch's CER
         if trainer.sanity_checking:
             return
         m = trainer.callback_metrics

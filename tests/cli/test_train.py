@@ -37,3 +37,29 @@ def test_train_cli_writes_predictions_metrics_and_curves(tiny_dataset, tmp_path)
     assert hp["image_h"] == 32 and hp["image_w"] == 128
     assert set(hp["alphabet"]) == set("abcdef ")  # derived from the train split
     assert hp["normalize"]["collapse_whitespace"] is True
+
+
+def test_history_rows_hold_their_own_epoch_cer(tiny_dataset, tmp_path):
+    import lightning as L
+    from hydra.utils import instantiate
+
+    from conftest import compose_train
+    from stackmix.report import TrainingHistory
+
+    cfg = compose_train(tiny_train_overrides(tiny_dataset), tmp_path)
+    dm = instantiate(cfg.data, dataset=cfg.dataset, aug=cfg.aug, _recursive_=False)
+    module = instantiate(cfg.model, alphabet=dm.codec.alphabet, image_h=32, image_w=128,
+                         _recursive_=False)
+    hist = TrainingHistory()
+    seen = []
+
+    class Spy(L.Callback):
+        def on_validation_end(self, trainer, pl_module):
+            if not trainer.sanity_checking:
+                seen.append(float(trainer.callback_metrics["val/cer"]))
+
+    L.Trainer(accelerator="cpu", max_epochs=3, logger=False, enable_checkpointing=False,
+              enable_progress_bar=False, enable_model_summary=False, use_distributed_sampler=False,
+              num_sanity_val_steps=0, callbacks=[hist, Spy()]).fit(module, datamodule=dm)
+    assert [e["epoch"] for e in hist.epochs] == [0, 1, 2]
+    assert [e["val/cer"] for e in hist.epochs] == seen
