@@ -41,7 +41,7 @@ import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
 from stackmix.data.image import resize_pad  # noqa: E402
-from stackmix.mix.bank import TokenBank, build_bank  # noqa: E402
+from stackmix.mix.bank import TokenBank, build_bank, default_height  # noqa: E402
 from stackmix.mix.generator import StackMixGenerator  # noqa: E402
 from stackmix.mix.masks import CharMasks, boundary_errors  # noqa: E402
 from stackmix.resolvers import project_root  # noqa: E402
@@ -67,7 +67,7 @@ def tokens_dir() -> Path:
 
 def bench_bank(masks_path: Path, height: int | None) -> Path:
     masks = CharMasks.load(masks_path)
-    h = height or int(masks.meta.get("image_h", 128))
+    h = height or default_height(masks)
     tmp = Path(tempfile.mkdtemp(prefix="stackmix-bench-"))
     c0, t0 = time.process_time(), time.perf_counter()
     s = build_bank(masks, tmp / "bank", height=h)
@@ -197,7 +197,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--masks", type=Path, default=tokens_dir() / "poilus" / "char_masks.json",
                     help="char masks of poilus (input of the bank build)")
-    ap.add_argument("--height", type=int, default=None, help="bank height (default: the masks' image_h)")
+    ap.add_argument("--height", type=int, default=None,
+                    help="bank height (default: as task=stackmix: the masks' image_h, at most the "
+                         "lines' own height)")
     ap.add_argument("--n", type=int, default=5000, help="generated lines to time")
     ap.add_argument("--image", type=int, nargs=2, default=None, metavar=("H", "W"),
                     help="also time resize_pad to this training size (default: the masks' model input)")

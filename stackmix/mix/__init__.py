@@ -67,9 +67,9 @@ def build_generator(cfg: Any, *, dataset_cfg: dict, codec, train_samples: Sequen
     except BankNotFoundError:
         raise BankNotFoundError(missing_bank_message(bank_path, name)) from None
     image_h = dataset_cfg.get("image_h")
-    if image_h and int(image_h) != bank.height:
-        log.warning("StackMix bank height %d differs from dataset.image_h %s: generated lines are "
-                    "rescaled (build the bank with task.height=%s to avoid it)",
+    if image_h and int(image_h) < bank.height:
+        log.warning("StackMix bank height %d is above dataset.image_h %s: generated lines are "
+                    "downscaled (a bank built with task.height=%s is smaller and as good)",
                     bank.height, image_h, image_h)
     alphabet = set(codec.alphabet)
     bank_chars = bank.chars

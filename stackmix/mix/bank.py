@@ -108,6 +108,17 @@ def _column_bounds(bounds: list[float], sx: float, width: int) -> np.ndarray | N
     return b
 
 
+def default_height(masks: CharMasks, fallback: int = 128, upscale: bool = False) -> int:
+    """The bank height for ``masks``: the masked model's input height, but (unless ``upscale``)
+    not above the lines' own height (95th percentile), since upscaling stores no information: the
+    data loader scales generated lines to the training size exactly as it scales real ones."""
+    h = int(masks.meta.get("image_h") or fallback)
+    if not upscale and masks.lines:
+        native = int(np.percentile([m.height for m in masks.lines], 95))
+        h = min(h, max(8, native))
+    return h
+
+
 @dataclass
 class BankSummary:
     prefix: str

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from omegaconf import DictConfig
 
-from stackmix.mix.bank import build_bank
+from stackmix.mix.bank import build_bank, default_height
 from stackmix.mix.masks import CharMasks, CharMasksError
 
 log = logging.getLogger(__name__)
@@ -34,7 +34,11 @@ def run(cfg: DictConfig) -> dict:
     if not root.is_dir():
         root = Path(str(cfg.dataset.root)).expanduser()
         log.warning("dataset folder recorded in the masks is missing; using %s", root)
-    height = int(t.height) if t.get("height") else int(masks.meta.get("image_h") or cfg.dataset.image_h)
+    if t.get("height"):
+        height = int(t.height)
+    else:
+        height = default_height(masks, fallback=int(cfg.dataset.image_h),
+                                upscale=bool(t.get("upscale", False)))
     log.info("token bank from %d masked lines of %s (height %d px, spans 1..%d, <= %d crops each)",
              len(masks.lines), masks.dataset, height, t.max_span, t.max_per_span)
     summary = build_bank(masks, str(t.out), height=height, root=root, max_span=int(t.max_span),

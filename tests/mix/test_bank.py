@@ -106,3 +106,13 @@ def test_killed_build_leaves_the_previous_bank_trusted(tmp_path):
     # a later build succeeds and cleans the orphaned pixel file
     build_bank(masks, prefix, height=32)
     assert len(list(prefix.parent.glob("bank-*.pixels.npy"))) == 1
+
+
+def test_default_height_never_upscales_the_lines(tmp_path):
+    from stackmix.mix.bank import default_height
+
+    masks = make_masked_dataset(tmp_path / "data")  # 40-px lines, model input 32 px high
+    assert default_height(masks) == 32
+    masks.meta["image_h"] = 128
+    assert default_height(masks) == 40
+    assert default_height(masks, upscale=True) == 128
