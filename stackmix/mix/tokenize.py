@@ -47,6 +47,7 @@ class SpanTokenizer:
         self.caps = np.asarray(caps, dtype=np.int64)
         self.cum = np.cumsum(w / w.sum())
         self.cum[-1] = 1.0
+        self._names: dict[int, str] | None = None
 
     def draw_caps(self, n: int, rng: np.random.Generator) -> np.ndarray:
         return self.caps[np.searchsorted(self.cum, rng.random(n), side="right")]
@@ -75,6 +76,6 @@ class SpanTokenizer:
 
     def split_text(self, text: str, rng: np.random.Generator) -> list[str]:
         """Like ``split`` but returns the span strings (for inspection and tests)."""
-        inv = {v: k for k, v in self.spans.items()} if not hasattr(self, "_inv") else self._inv
-        self._inv = inv
-        return [inv[s] for s in self.split(text, rng)]
+        if self._names is None:
+            self._names = {v: k for k, v in self.spans.items()}
+        return [self._names[s] for s in self.split(text, rng)]
