@@ -1,5 +1,4 @@
 import numpy as np
-import pytest
 
 from stackmix.data.image import resize_pad
 from stackmix.mix.boundaries import (ctc_forced_align, emission_runs, frame_boundaries,
