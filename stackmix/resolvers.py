@@ -54,6 +54,11 @@ def refresh_rate() -> int:
     return 1 if sys.stdout.isatty() else 50
 
 
+def first_set(*values):
+    """The first argument that is not null (e.g. time_steps, else time_feature_count)."""
+    return next((v for v in values if v is not None), None)
+
+
 def register() -> None:
     for name, fn in {
         "sm.project_root": project_root,
@@ -61,6 +66,7 @@ def register() -> None:
         "sm.cuda": _cuda,
         "sm.wandb_offline": wandb_offline,
         "sm.refresh_rate": refresh_rate,
+        "sm.first": first_set,
     }.items():
         if not OmegaConf.has_resolver(name):
             OmegaConf.register_new_resolver(name, fn)

@@ -68,3 +68,8 @@ def test_prepare_config_composes_every_task(tmp_path):
         with initialize_config_module("stackmix.conf", version_base="1.3"):
             cfg = compose("prepare", overrides=[f"task={task}", f"paths.output_dir={tmp_path}"])
         assert cfg.task.name == task
+
+
+def test_ctc_length_filter_uses_the_models_time_steps(tmp_path):
+    assert compose_train([], tmp_path).data.time_steps == 64  # small: 64 steps, 128 features
+    assert compose_train(["model=paper"], tmp_path).data.time_steps == 256

@@ -55,7 +55,7 @@ def pick_device(name: str | None) -> str:
 def load_model(ckpt: Path, device: str):
     from stackmix.model.module import HTRModule
 
-    module = HTRModule.load_from_checkpoint(str(ckpt), map_location=device)
+    module = HTRModule.load_from_checkpoint(str(ckpt), map_location=device, weights_only=True)
     module._forward_net = module.net  # inference: no torch.compile warm-up
     module.eval().to(device)
     return module

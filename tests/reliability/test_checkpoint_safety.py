@@ -15,11 +15,6 @@ from conftest import REPO
 from stackmix.faults import (AtomicCheckpointIO, ResumeError, find_resume_checkpoint, rng_state,
                              resolve_resume, set_rng_state)
 
-# Files whose owners still have to add weights_only=True (reported to them). Lightning passes
-# weights_only=None there, which torch >= 2.6 treats as True unless TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD
-# is set; the explicit flag removes that dependence. Remove entries as they are fixed.
-PENDING = {"stackmix/tasks/char_masks.py"}
-
 LOADERS = re.compile(r"\b(torch\.load|load_from_checkpoint)\(")
 
 
@@ -37,18 +32,16 @@ def _calls(text: str):
 
 def test_every_checkpoint_load_in_the_code_base_is_weights_only():
     files = [*(REPO / "stackmix").rglob("*.py"), *REPO.glob("*.py"), *(REPO / "bench").glob("*.py")]
-    unsafe, pending = [], set()
+    unsafe = []
     for f in files:
         rel = f.relative_to(REPO).as_posix()
         text = f.read_text(encoding="utf-8")
         for line, call in _calls(text):
             if "weights_only=True" not in call:
-                (pending.add(rel) if rel in PENDING else
-                 unsafe.append(f"{rel}:{line}: {' '.join(call.split())}"))
+                unsafe.append(f"{rel}:{line}: {' '.join(call.split())}")
         if re.search(r"allow_pickle\s*=\s*True|pickle\.loads?\(", text):
             unsafe.append(f"{rel}: unpickles data")
     assert not unsafe, "load checkpoints with weights_only=True:\n" + "\n".join(unsafe)
-    assert pending == PENDING, f"fixed, remove from PENDING: {sorted(PENDING - pending)}"
 
 
 class Foreign:
