@@ -1,2 +1,2 @@
 """Using a trained model: decoders (greedy, beam search + LM), batch recognition of image files,
-the evaluation report and the ONNX export. See docs/readme/inference.md."""
+the evaluation report and the ONNX export. See README, "Use a trained model"."""
