@@ -18,6 +18,8 @@ from omegaconf import DictConfig
 
 from stackmix.mix.masks import CharMasks, LineMask
 
+from stackmix.inference.engine import resolve_model_path as resolve_checkpoint  # run folder → best ckpt
+
 log = logging.getLogger(__name__)
 
 REJECT_TEXT = "decoded text differs from the reference"
@@ -25,23 +27,6 @@ REJECT_CER = "decoded text differs more than max_cer"
 REJECT_UNKNOWN = "characters outside the model's alphabet"
 REJECT_IMAGE = "unreadable image"
 REJECT_ALIGN = "no CTC alignment (text too long for the model's time steps)"
-
-
-def resolve_checkpoint(path: str | Path) -> Path:
-    """A checkpoint file, or a training run folder (its ``checkpoints/best-*.ckpt``, else
-    ``last.ckpt``)."""
-    p = Path(str(path)).expanduser()
-    if p.is_file():
-        return p
-    if p.is_dir():
-        ck = p / "checkpoints" if (p / "checkpoints").is_dir() else p
-        best = sorted(ck.glob("best-*.ckpt"), key=lambda f: f.stat().st_mtime)
-        if best:
-            return best[-1]
-        if (ck / "last.ckpt").is_file():
-            return ck / "last.ckpt"
-        raise FileNotFoundError(f"no best-*.ckpt or last.ckpt in {ck}")
-    raise FileNotFoundError(f"checkpoint not found: {p}")
 
 
 def pick_device(name: str | None) -> str:
