@@ -41,6 +41,10 @@ def cache_key(paths: Sequence[Path], image_h: int, image_w: int) -> str:
 
 def fitted_shape(path: Path, image_h: int, image_w: int) -> tuple[int, int]:
     """(height, width) the image will have after ``fit_resize``, from its header only."""
+    if not path.is_file():
+        raise ImageReadError(f"image file not found: {path}")
+    if path.stat().st_size == 0:
+        raise ImageReadError(f"image file is empty (0 bytes): {path}")
     try:
         with Image.open(path) as im:
             w, h = im.size

@@ -10,11 +10,13 @@ count, empty valid split (tests/data/test_datamodule.py).
 """
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
 import cv2
 import numpy as np
+
 import pytest
 import torch
 from hydra.utils import instantiate
@@ -157,6 +159,7 @@ def test_broken_image_in_dataset_is_an_error_or_a_counted_skip(tmp_path, kind, c
     with pytest.raises(MarkingError, match=r"line 5 \(sample 's0003'.*unreadable image") as e:
         dm_for(root, tmp_path, cache=cache).splits
     assert "0003.png" in str(e.value)
+    assert re.search(READ_MESSAGE[kind], str(e.value)), str(e.value)  # same words, cache or not
     if cache:
         assert "dataset.on_bad_row=skip" in str(e.value)
     # on_bad_row=skip: left out, counted, listed
