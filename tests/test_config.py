@@ -47,8 +47,8 @@ def test_experiments_compose(name, tmp_path):
 @pytest.mark.parametrize("name", options("trainer"))
 def test_trainers_instantiate(name, tmp_path):
     cfg = compose_train([f"trainer={name}"], tmp_path)
-    if cfg.trainer.get("accelerator") == "gpu" or cfg.trainer.get("strategy"):
-        pytest.skip("needs a GPU or several processes")
+    if cfg.trainer.get("accelerator") == "gpu":
+        pytest.skip("needs a GPU")
     trainer = instantiate(cfg.trainer, logger=False, enable_checkpointing=False)
     assert trainer.max_epochs == cfg.trainer.max_epochs
 
