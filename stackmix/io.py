@@ -72,6 +72,16 @@ class ImageReadError(ValueError):
     """An image file is missing, empty, truncated or in a format that cannot be decoded."""
 
 
+def check_image_file(path: str | os.PathLike) -> Path:
+    """``path`` as a Path; ``ImageReadError`` naming it if it is missing or empty."""
+    path = Path(path)
+    if not path.is_file():
+        raise ImageReadError(f"image file not found: {path}")
+    if path.stat().st_size == 0:
+        raise ImageReadError(f"image file is empty (0 bytes): {path}")
+    return path
+
+
 def read_gray(path: str | os.PathLike) -> np.ndarray:
     """Read an image as 8-bit grayscale (H, W) uint8.
 
@@ -80,11 +90,7 @@ def read_gray(path: str | os.PathLike) -> np.ndarray:
     """
     from PIL import Image, UnidentifiedImageError
 
-    path = Path(path)
-    if not path.is_file():
-        raise ImageReadError(f"image file not found: {path}")
-    if path.stat().st_size == 0:
-        raise ImageReadError(f"image file is empty (0 bytes): {path}")
+    path = check_image_file(path)
     try:
         with Image.open(path) as im:
             im.load()

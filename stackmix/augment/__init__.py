@@ -40,16 +40,7 @@ __all__ = [
     "reseed",
 ]
 
-_BLOT_RANGE_KEYS = {
-    "height_range",
-    "width_range",
-    "incline_range",
-    "intensity_range",
-    "transparency_range",
-    "thickness_range",
-    "count_range",
-    "ink_range",
-}
+_BLOT_RANGE_KEYS = set(HandwrittenBlots.RANGE_KEYS)
 
 
 def _plain(node: Any) -> Any:

@@ -181,17 +181,19 @@ class HandwrittenBlots(ImageOnlyTransform):
         self.ink_range = tuple(ink_range)
         self.last_blots: list[dict[str, Any]] = []
 
+    RANGE_KEYS = (
+        "height_range",
+        "width_range",
+        "incline_range",
+        "intensity_range",
+        "transparency_range",
+        "thickness_range",
+        "count_range",
+        "ink_range",
+    )
+
     def get_transform_init_args_names(self) -> tuple[str, ...]:
-        return (
-            "height_range",
-            "width_range",
-            "incline_range",
-            "intensity_range",
-            "transparency_range",
-            "thickness_range",
-            "count_range",
-            "ink_range",
-        )
+        return self.RANGE_KEYS
 
     def _sample_blot(self, img_h: int, img_w: int) -> dict[str, Any] | None:
         r = self.py_random

@@ -24,7 +24,7 @@ from PIL import Image
 from tqdm import tqdm
 
 from stackmix.data.image import fit_resize, fit_scale
-from stackmix.io import ImageReadError, atomic_path, atomic_write_json, read_gray
+from stackmix.io import ImageReadError, atomic_path, atomic_write_json, check_image_file, read_gray
 
 log = logging.getLogger(__name__)
 
@@ -41,10 +41,7 @@ def cache_key(paths: Sequence[Path], image_h: int, image_w: int) -> str:
 
 def fitted_shape(path: Path, image_h: int, image_w: int) -> tuple[int, int]:
     """(height, width) the image will have after ``fit_resize``, from its header only."""
-    if not path.is_file():
-        raise ImageReadError(f"image file not found: {path}")
-    if path.stat().st_size == 0:
-        raise ImageReadError(f"image file is empty (0 bytes): {path}")
+    check_image_file(path)
     try:
         with Image.open(path) as im:
             w, h = im.size
