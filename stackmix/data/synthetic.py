@@ -478,23 +478,10 @@ def render_line(
     if x1 <= x0:
         raise SyntheticDataError(f"no ink rendered for {text!r} with {font_file}")
     cov = cov[y0:y1, x0:x1]
-    extents = _char_extents(text, inks, shear, y_ref, delta, x0, x1 - x0)
+    # per character [x0, x1) in the cropped image, both ends non-decreasing, clipped to the width
+    extents = _monotone(_glyph_ranges(text, inks, shear, y_ref, delta, x0, x1 - x0), x1 - x0)
     image = _paint(cov, rng)
     return Rendered(image, extents, font_file, size)
-
-
-def _char_extents(
-    text: str,
-    inks: list[tuple[np.ndarray, np.ndarray] | None],
-    shear: float,
-    y_ref: float,
-    delta: float,
-    crop_x0: int,
-    crop_w: int,
-) -> list[list[int]]:
-    """Per character ``[x0, x1)`` columns in the cropped image (see ``_glyph_ranges``), with both
-    ends made non-decreasing along the text and clipped to ``[0, crop_w]``."""
-    return _monotone(_glyph_ranges(text, inks, shear, y_ref, delta, crop_x0, crop_w), crop_w)
 
 
 def _glyph_ranges(
@@ -510,8 +497,8 @@ def _glyph_ranges(
 
     A glyph's ink pixel at canvas (u, v) lands at column ``u + shear * (y_ref - v)`` (the
     vertical wobble moves no pixel sideways), which the interpolation spreads over the two
-    nearest columns; the range is widened (or narrowed) by the stroke change ``delta``. Characters without ink (spaces) get the gap between the ink of the nearest
-    characters on either side (a zero-width range at the middle when those overlap).
+    nearest columns; the range is widened (or narrowed) by the stroke change ``delta``. Characters without ink (spaces) get the gap between the ink of
+    the nearest characters on either side (a zero-width range at the middle when those overlap).
     """
     n = len(text)
     ranges: list[list[int] | None] = [None] * n
