@@ -6,7 +6,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 ARGS   ?=
 
-.PHONY: install demo test test-fast bench preview-aug clean help
+.PHONY: install demo test test-fast bench preview-aug prepare-poilus clean help
 .DEFAULT_GOAL := help
 
 help:  ## list the targets
@@ -29,8 +29,11 @@ test: $(STAMP)  ## run the test suite
 bench: $(STAMP)  ## run the CPU benchmarks under bench/
 	@for b in bench/*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
 
-preview-aug: $(STAMP)  ## PNG grid of augmented training samples: make preview-aug ARGS="dataset=poilus aug=blots"
-	$(PY) prepare.py task=preview_aug $(ARGS)
+preview-aug: $(STAMP)  ## PNG grid of augmented training samples (synthetic data unless ARGS="dataset=poilus aug=blots")
+	$(PY) prepare.py task=preview_aug dataset=synthetic aug=blots $(ARGS)
+
+prepare-poilus: $(STAMP)  ## download CREMMA-AN-TestamentsDePoilus (CC BY 4.0, ~250 MB) and convert it to dataset.root
+	$(PY) prepare.py task=dataset dataset=poilus task.download=true $(ARGS)
 
 prepare-%: $(STAMP)  ## convert a downloaded dataset: make prepare-iam ARGS="raw=/path/to/download"
 	$(PY) prepare.py task=dataset dataset=$* $(ARGS)

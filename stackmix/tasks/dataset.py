@@ -30,7 +30,7 @@ from stackmix.data.download import (
 )
 from stackmix.data.marking import MARKING, read_marking
 from stackmix.data.sources import convert
-from stackmix.data.sources.common import ConversionError
+from stackmix.data.sources.common import ConversionError, MissingLineFiles
 
 log = logging.getLogger("stackmix.prepare.dataset")
 
@@ -103,15 +103,23 @@ def run(cfg: DictConfig) -> dict:
         if want_download:
             fetch_public_files(source, raw, download_dir)
         if not raw.exists() or (raw.is_dir() and not any(raw.iterdir())):
+            if any(e.get("url") or e.get("gdrive_id") for e in source.get("download") or []):
+                raise ManualDownloadRequired(
+                    f"{raw} holds no download of {name!r} yet. It is public: add "
+                    f"task.download=true (python prepare.py task=dataset dataset={name} "
+                    f"task.download=true, or make prepare-{name}), or pass raw=<a folder holding "
+                    f"{', '.join(str(f.get('name', f)) for f in source.get('files') or [])}>."
+                )
             raise ManualDownloadRequired(manual_download_message(name, source, raw))
         try:
             report = convert(str(source["converter"]), raw, out, options=options, **common)
+        except MissingLineFiles:
+            raise  # the download is there; its message names the missing files
         except ConversionError as e:
             raise ConversionError(
                 f"{e}\n\nHow to get the raw data:\n{manual_download_message(name, source, raw)}"
             ) from None
-    log.info("%s", report.summary())
-    return report.to_dict()
+    return report.to_dict()  # the summary was logged once by the conversion itself
 
 
 def fetch_public_files(source: dict, raw: Path, download_dir: Path) -> list[Path]:

@@ -53,5 +53,4 @@ def run(cfg: DictConfig) -> dict:
         check_images=bool(t.get("check_images", True)),
         name=t.get("dataset_name"),
     )
-    log.info("%s", report.summary())
-    return report.to_dict()
+    return report.to_dict()  # the summary was logged once by the conversion itself

@@ -22,7 +22,7 @@ log = logging.getLogger(__name__)
 
 CONVERTERS = (
     "bentham", "peter", "hkr", "iam", "iam_tbluche", "saintgall", "washington",
-    "schwerin", "konzil", "patzig", "ricordi", "schiller", "original_archive",
+    "schwerin", "konzil", "patzig", "ricordi", "schiller", "poilus", "original_archive",
 )
 
 _ARCHIVE_SUFFIXES = (".tar.gz", ".tar.bz2", ".tar.xz", ".tgz", ".tbz2", ".tbz", ".txz", ".tar", ".zip")
@@ -105,6 +105,9 @@ def convert(
                             normalizer=normalizer, config_alphabet=config_alphabet) as builder:
             for item in mod.iter_items(raw, options, builder.skip):
                 builder.add(item)
+            if hasattr(mod, "extra_files") and builder.rows:
+                for name, data in mod.extra_files(raw, options, builder.counts()).items():
+                    builder.add_file(name, data)
             report = builder.commit()
     log.info("%s", report.summary())
     return report

@@ -38,6 +38,11 @@ class ConversionError(ValueError):
     """The raw data does not have the expected layout or content; the message says what and where."""
 
 
+class MissingLineFiles(ConversionError):
+    """Per-line files (images, transcriptions) are missing from an otherwise complete download:
+    the message names them; download instructions would not help."""
+
+
 @dataclass
 class Item:
     """One text line to write: ``image`` is a file to copy or a grayscale/colour array to encode."""
@@ -250,6 +255,21 @@ class DatasetBuilder:
         self.rows.append(row)
         return True
 
+    def add_file(self, name: str, data: bytes) -> None:
+        """Write an extra file (a README, fixture pages) into the dataset folder; ``name`` is
+        relative and must stay inside it."""
+        assert self.tmp is not None, "use DatasetBuilder as a context manager"
+        rel = Path(name)
+        if rel.is_absolute() or ".." in rel.parts or rel.as_posix() in (MARKING, REPORT_NAME):
+            raise ValueError(f"extra file name {name!r} is not a plain relative path")
+        dest = self.tmp / rel
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        dest.write_bytes(data)
+
+    def counts(self) -> dict:
+        """Lines added so far per stage."""
+        return {st: sum(r["stage"] == st for r in self.rows) for st in STAGES}
+
     def add_all(self, items: Iterable[Item]) -> None:
         for it in items:
             self.add(it)
@@ -400,6 +420,7 @@ def stage_lookup(lists: dict[str, Iterable[str]]) -> dict[str, str]:
 def missing(strict: bool, skip: SkipFn, item: str, reason: str) -> None:
     """Report a missing per-line file: an error when ``strict``, a recorded skip otherwise."""
     if strict:
-        raise ConversionError(f"{item}: {reason} (pass strict=false to skip such lines instead)")
+        raise MissingLineFiles(f"{item}: {reason} (pass task.options.strict=false to skip such "
+                               "lines instead)")
     skip(item, reason)
 
