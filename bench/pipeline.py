@@ -48,7 +48,7 @@ def synthetic_bank(tmp: str, height: int) -> str:
     """A bank built from the synthetic dataset's ground-truth character extents."""
     from stackmix.data.marking import read_marking
     from stackmix.data.synthetic import ensure_synthetic
-    from stackmix.io import read_gray
+    from stackmix.data.image import read_gray
     from stackmix.mix.bank import build_bank
     from stackmix.mix.masks import CharMasks, LineMask, true_inner_boundaries
 

@@ -162,7 +162,8 @@ def figure(prefix: Path, root: Path, out: Path, stage: str = "valid", n: int = 5
     """Real lines of ``stage`` above StackMix lines generated (from the train bank) for the same
     text: a grayscale PNG for the README."""
     from stackmix.data.marking import read_marking
-    from stackmix.io import atomic_write_bytes, read_gray
+    from stackmix.fs import atomic_write_bytes
+    from stackmix.data.image import read_gray
     from stackmix.mix.bank import normalize_line
 
     bank = TokenBank(prefix)

@@ -9,7 +9,7 @@ from typing import Iterable
 
 import lightning as L
 
-from stackmix.io import atomic_save_figure, atomic_write_json, atomic_write_text
+from stackmix.fs import atomic_save_figure, atomic_write_json, atomic_write_text
 from stackmix.metrics import line_cer
 
 

@@ -99,7 +99,8 @@ def run(cfg: DictConfig) -> list[dict]:
     """Recognize the configured images; returns the rows (also written/printed)."""
     from stackmix.inference.decoders import build_decoder
     from stackmix.inference.engine import Recognizer, recognize
-    from stackmix.io import ImageReadError, atomic_write_text
+    from stackmix.fs import atomic_write_text
+    from stackmix.data.image import ImageReadError
 
     paths, samples, train_texts = _inputs(cfg)
     try:

@@ -22,7 +22,9 @@ from hydra.utils import instantiate  # noqa: E402
 from omegaconf import DictConfig, OmegaConf  # noqa: E402
 
 from stackmix import resolvers  # noqa: F401  (registers ${sm.*} resolvers)
-from stackmix.faults import AtomicCheckpointIO, RNGState, resolve_resume
+from stackmix.training.checkpoint_io import AtomicCheckpointIO
+from stackmix.training.resume import resolve_resume
+from stackmix.training.rng import RNGState
 from stackmix.report import TrainingHistory, summary_table, write_metrics, write_predictions
 from stackmix.inference.evaluation import write_evaluation_report
 

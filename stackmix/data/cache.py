@@ -24,7 +24,8 @@ from PIL import Image
 from tqdm import tqdm
 
 from stackmix.data.image import fit_resize, fit_scale
-from stackmix.io import ImageReadError, atomic_path, atomic_write_json, check_image_file, read_gray
+from stackmix.fs import atomic_path, atomic_write_json
+from stackmix.data.image import ImageReadError, check_image_file, read_gray
 
 log = logging.getLogger(__name__)
 

@@ -15,7 +15,7 @@ from stackmix.data.cache import ImageCache, open_or_build
 from stackmix.data.dataset import LineDataset, collate_lines
 from stackmix.data.marking import Marking, MarkingError, Sample, Skip, read_marking
 from stackmix.data.sampler import EpochSampler
-from stackmix.io import read_gray
+from stackmix.data.image import read_gray
 from stackmix.text import CTCCodec, Normalizer, UnknownCharactersError, ctc_min_frames, derive_alphabet
 
 log = logging.getLogger(__name__)

@@ -9,7 +9,7 @@ from torch.utils.data import Dataset
 
 from stackmix.data.image import fit_resize, pad_to
 from stackmix.data.marking import Sample
-from stackmix.io import read_gray
+from stackmix.data.image import read_gray
 from stackmix.text import CTCCodec
 
 

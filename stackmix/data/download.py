@@ -105,7 +105,7 @@ class ChecksumBook:
         return _norm_sha(self._load().get(name))
 
     def record(self, name: str, digest: str) -> None:
-        from stackmix.io import atomic_write_json
+        from stackmix.fs import atomic_write_json
 
         data = self._load()
         data[name] = digest

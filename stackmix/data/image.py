@@ -1,10 +1,151 @@
-"""Resize a line image to fit the model input, keeping the aspect ratio, padding with white."""
+"""Line images: decoding any common file into 8-bit grayscale, fitting it to the model input.
+
+Decoding (``read_gray``) applies the EXIF orientation, composites transparency on white, scales
+images of more than 8 bits (16-bit, 32-bit integer, float) by the range their values actually use,
+and reads the first frame of a multi-frame file (animated GIF, multi-page TIFF). Anything that
+cannot be decoded, including files over Pillow's decompression-bomb limit, raises
+``ImageReadError`` naming the file. ``image_remarks`` names what is suspicious about a decoded
+image (blank, degenerate aspect ratio, several frames) so callers can warn with a count.
+
+Fitting: a line keeps its aspect ratio and is scaled to fit inside ``image_h × image_w``; padding
+to the full size with white happens last (``pad_to``), per batch item.
+"""
 from __future__ import annotations
+
+import os
+from pathlib import Path
 
 import cv2
 import numpy as np
 
 PAD_VALUE = 255
+#: a fitted side shorter than this many pixels holds nearly nothing of the line
+DEGENERATE_SIDE = 4
+
+
+class ImageReadError(ValueError):
+    """An image file is missing, empty, truncated, too large or cannot be decoded."""
+
+
+def check_image_file(path: str | os.PathLike) -> Path:
+    """``path`` as a Path; ``ImageReadError`` naming it if it is missing, a folder or empty."""
+    path = Path(path)
+    if path.is_dir():
+        raise ImageReadError(f"image path is a folder, not a file: {path}")
+    if not path.is_file():
+        raise ImageReadError(f"image file not found: {path}")
+    if path.stat().st_size == 0:
+        raise ImageReadError(f"image file is empty (0 bytes): {path}")
+    return path
+
+
+def open_image(path: str | os.PathLike):
+    """``PIL.Image.open`` with errors (decoder failures, decompression bombs) as ``ImageReadError``.
+
+    Use as a context manager; the caller reads the header (``size``, ``n_frames``) or pixels."""
+    import warnings
+
+    from PIL import Image
+
+    path = check_image_file(path)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            return Image.open(path)
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
+        raise ImageReadError(_bomb_message(path, e)) from None
+    except Exception as e:  # noqa: BLE001 - any decoder error is reported with the file name
+        raise ImageReadError(f"cannot decode image {path}: {e}") from None
+
+
+def _bomb_message(path: Path, e: Exception) -> str:
+    from PIL import Image
+
+    return (f"image too large to decode safely: {path} ({e}). Pillow refuses images over "
+            f"{Image.MAX_IMAGE_PIXELS:,} pixels (decompression-bomb limit); crop or downscale it, "
+            "or raise PIL.Image.MAX_IMAGE_PIXELS if the file is trusted")
+
+
+def read_gray(path: str | os.PathLike) -> np.ndarray:
+    """Read an image as 8-bit grayscale (H, W) uint8 (see the module docstring)."""
+    from PIL import Image, ImageOps
+
+    path = Path(path)
+    with open_image(path) as im:
+        try:
+            if getattr(im, "n_frames", 1) > 1:
+                im.seek(0)
+            im.load()
+            im = ImageOps.exif_transpose(im)
+            return pil_to_gray(im)
+        except Image.DecompressionBombError as e:
+            raise ImageReadError(_bomb_message(path, e)) from None
+        except (OSError, SyntaxError, ValueError, TypeError) as e:
+            raise ImageReadError(f"cannot decode image {path}: {e}") from None
+
+
+def frame_count(path: str | os.PathLike) -> int:
+    with open_image(path) as im:
+        return int(getattr(im, "n_frames", 1))
+
+
+def _scale_high_depth(arr: np.ndarray, mode: str) -> np.ndarray:
+    """A 16/32-bit integer or float image as uint8, scaled by the range its values use:
+    integers by the smallest ``2**k - 1`` (k ≥ 8) holding the maximum (12-bit data in a 16-bit PNG
+    is scaled by 4095, not 65535); floats in [0, 1] by 1, others by their finite min..max.
+    NaN/inf pixels become white (paper)."""
+    arr = arr.astype(np.float64)
+    finite = np.isfinite(arr)
+    vals = arr[finite]
+    if vals.size == 0:
+        return np.full(arr.shape, PAD_VALUE, np.uint8)
+    lo, hi = float(vals.min()), float(vals.max())
+    if mode == "F":
+        if lo >= 0 and hi <= 1:
+            lo, hi = 0.0, 1.0
+        elif lo >= 0 and hi <= 255:
+            lo, hi = 0.0, 255.0
+    elif lo >= 0:
+        bits = max(8, int(np.ceil(np.log2(hi + 1))))
+        lo, hi = 0.0, float(2**bits - 1)
+    span = hi - lo if hi > lo else 1.0
+    out = np.where(finite, (arr - lo) / span * 255.0 + 0.5, 255.0)
+    return np.clip(out, 0, 255).astype(np.uint8)
+
+
+def pil_to_gray(im) -> np.ndarray:
+    from PIL import Image
+
+    if im.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
+        arr = _scale_high_depth(np.asarray(im), "F" if im.mode == "F" else "I")
+    else:
+        if im.mode == "P":
+            im = im.convert("RGBA")
+        if im.mode in ("RGBA", "LA", "PA"):
+            bg = Image.new("RGBA", im.size, (255, 255, 255, 255))
+            im = Image.alpha_composite(bg, im.convert("RGBA"))
+        if im.mode != "L":
+            im = im.convert("RGB").convert("L")
+        arr = np.asarray(im, dtype=np.uint8)
+    if arr.size == 0:
+        raise ValueError("image has zero width or height")
+    return arr
+
+
+def image_remarks(h: int, w: int, out_h: int, out_w: int, img: np.ndarray | None = None,
+                  frames: int = 1) -> list[str]:
+    """What is suspicious about an (h, w) image fitted into ``out_h × out_w``: ``blank`` (one
+    value everywhere), ``degenerate aspect ratio`` (a fitted side under ``DEGENERATE_SIDE`` px),
+    ``multi-frame`` (only the first frame is used)."""
+    out = []
+    fh, fw = fitted_size(h, w, out_h, out_w)
+    if min(fh, fw) < DEGENERATE_SIDE and min(h, w) >= DEGENERATE_SIDE:
+        out.append(f"degenerate aspect ratio ({w}×{h} px fitted to {fw}×{fh})")
+    if img is not None and img.size and int(img.min()) == int(img.max()):
+        out.append(f"blank (every pixel is {int(img.min())})")
+    if frames > 1:
+        out.append(f"multi-frame ({frames} frames; the first is used)")
+    return out
 
 
 def fit_scale(h: int, w: int, out_h: int, out_w: int) -> float:
@@ -12,15 +153,19 @@ def fit_scale(h: int, w: int, out_h: int, out_w: int) -> float:
     return min(out_h / h, out_w / w)
 
 
+def fitted_size(h: int, w: int, out_h: int, out_w: int) -> tuple[int, int]:
+    """(height, width) of an (h, w) image after ``fit_resize``."""
+    s = fit_scale(h, w, out_h, out_w)
+    return max(1, min(out_h, int(round(h * s)))), max(1, min(out_w, int(round(w * s))))
+
+
 def fit_resize(img: np.ndarray, out_h: int, out_w: int) -> np.ndarray:
     """Scale ``img`` (H, W[, C] uint8) by ``fit_scale`` so it fits inside ``out_h × out_w``."""
     h, w = img.shape[:2]
-    s = fit_scale(h, w, out_h, out_w)
-    nh = max(1, min(out_h, int(round(h * s))))
-    nw = max(1, min(out_w, int(round(w * s))))
+    nh, nw = fitted_size(h, w, out_h, out_w)
     if (nh, nw) == (h, w):
         return img
-    interp = cv2.INTER_AREA if s < 1 else cv2.INTER_LINEAR
+    interp = cv2.INTER_AREA if fit_scale(h, w, out_h, out_w) < 1 else cv2.INTER_LINEAR
     resized = cv2.resize(img, (nw, nh), interpolation=interp)
     if resized.ndim == 2 and img.ndim == 3:
         resized = resized[..., None]

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+from stackmix.fs import TextDecodeError, decode_text
+
 log = logging.getLogger(__name__)
 
 REQUIRED_COLUMNS = ("sample_id", "path", "stage", "text")
@@ -74,16 +76,10 @@ class Marking:
 
 
 def _decode_csv(raw: bytes, path: Path) -> str:
-    if raw.startswith(b"\xef\xbb\xbf"):
-        raw = raw[3:]
     try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError as e:
-        line = raw[: e.start].count(b"\n") + 1
-        raise MarkingError(
-            f"{path}: line {line} is not valid UTF-8 (byte {raw[e.start]:#04x} at offset {e.start}). "
-            "Save the file as UTF-8 (e.g. `iconv -f latin1 -t utf-8`)."
-        ) from None
+        return decode_text(raw, path)
+    except TextDecodeError as e:
+        raise MarkingError(str(e)) from None
 
 
 def read_marking(
@@ -196,7 +192,7 @@ def group_by_stage(samples: list[Sample]) -> dict[str, list[Sample]]:
 
 def write_marking(root: str | Path, rows: list[dict], extra_columns: tuple[str, ...] = ()) -> Path:
     """Write ``rows`` (dicts with at least the required columns) atomically to root/marking.csv."""
-    from stackmix.io import atomic_write_text
+    from stackmix.fs import atomic_write_text
 
     cols = list(REQUIRED_COLUMNS) + [c for c in extra_columns if c not in REQUIRED_COLUMNS]
     buf = io.StringIO(newline="")

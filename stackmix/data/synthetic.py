@@ -34,7 +34,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from stackmix.data.marking import STAGES, write_marking
-from stackmix.io import atomic_write_json, atomic_write_text
+from stackmix.fs import atomic_write_json, atomic_write_text
 
 log = logging.getLogger(__name__)
 

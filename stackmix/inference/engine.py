@@ -3,7 +3,7 @@
 :class:`Recognizer` loads a Lightning checkpoint (``.ckpt``) or an ONNX file exported by
 ``prepare.py task=export_onnx`` (``.onnx``). Both carry the alphabet, the text normalization and
 the input size, so images are prepared exactly as in training: any image → 8-bit gray
-(:func:`stackmix.io.read_gray`) → fit into ``image_h × image_w`` keeping the aspect ratio, padded
+(:func:`stackmix.data.image.read_gray`) → fit into ``image_h × image_w`` keeping the aspect ratio, padded
 with white (:func:`stackmix.data.image.resize_pad`).
 
 :func:`recognize` runs a recognizer + decoder over many image paths in batches (images decoded
@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from stackmix.data.image import resize_pad
-from stackmix.io import ImageReadError, read_gray
+from stackmix.data.image import ImageReadError, read_gray
 from stackmix.text import Normalizer
 
 log = logging.getLogger(__name__)

@@ -168,7 +168,7 @@ def _thumbnail(path: str | None) -> bytes | None:
     try:
         import cv2
 
-        from stackmix.io import read_gray
+        from stackmix.data.image import read_gray
 
         img = read_gray(path)
         h, w = img.shape

@@ -30,7 +30,7 @@ import torch
 from torch import nn
 
 from stackmix.inference.engine import ONNX_META_KEY
-from stackmix.io import atomic_path
+from stackmix.fs import atomic_path
 
 log = logging.getLogger(__name__)
 

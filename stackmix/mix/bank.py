@@ -35,7 +35,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from stackmix.io import atomic_path, read_gray
+from stackmix.fs import atomic_path
+from stackmix.data.image import read_gray
 from stackmix.mix.ink import ink_centre_row, paper_level
 from stackmix.mix.masks import CharMasks
 

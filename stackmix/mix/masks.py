@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from stackmix.io import atomic_write_text
+from stackmix.fs import atomic_write_text
 
 FORMAT = "stackmix-char-masks"
 VERSION = 1

@@ -57,7 +57,7 @@ def compute_masks(module, samples, *, root: Path, device: str, batch_size: int =
     import torch
 
     from stackmix.data.image import resize_pad
-    from stackmix.io import ImageReadError, read_gray
+    from stackmix.data.image import ImageReadError, read_gray
     from stackmix.metrics import line_cer
     from stackmix.mix.boundaries import (ctc_forced_align, emission_runs, input_scale_x,
                                          line_boundaries)
@@ -206,7 +206,7 @@ def run(cfg: DictConfig) -> dict:
              "boundaries %.1f s -> %s", len(masks), n, stage, 100 * len(masks) / n, reasons,
              stats["inference_s"], stats["boundaries_s"], out)
     if t.get("preview"):
-        from stackmix.io import atomic_write_bytes
+        from stackmix.fs import atomic_write_bytes
 
         png = preview(masks, root, int(t.preview))
         if png is not None:
@@ -223,7 +223,7 @@ def preview(masks: list[LineMask], root: Path, count: int) -> bytes | None:
     """PNG bytes: the first ``count`` masked lines with their boundaries drawn in red."""
     import cv2
 
-    from stackmix.io import read_gray
+    from stackmix.data.image import read_gray
 
     rows = []
     for m in masks[:count]:

@@ -33,7 +33,8 @@ def render_lines(alphabet: str, n: int, height: int = 64, seed: int = 0) -> list
 def run(cfg: DictConfig) -> dict:
     from stackmix.inference.engine import expand_inputs, resolve_model_path
     from stackmix.inference.onnx_export import check_onnx, export_onnx
-    from stackmix.io import atomic_write_json, read_gray
+    from stackmix.fs import atomic_write_json
+    from stackmix.data.image import read_gray
     from stackmix.model.module import HTRModule
 
     task = cfg.task

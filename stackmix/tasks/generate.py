@@ -64,7 +64,7 @@ def render_text(bank: TokenBank, text: str, *, count: int = 1, wrap: int | None 
 def run(cfg: DictConfig) -> dict:
     import cv2
 
-    from stackmix.io import atomic_write_bytes
+    from stackmix.fs import atomic_write_bytes
     from stackmix.text import Normalizer
 
     t = cfg.task

@@ -10,7 +10,7 @@ import numpy as np
 from omegaconf import DictConfig
 
 from stackmix.data.datamodule import HTRDataModule
-from stackmix.io import atomic_write_bytes
+from stackmix.fs import atomic_write_bytes
 
 log = logging.getLogger(__name__)
 

@@ -14,7 +14,7 @@ from typing import Iterable, Sequence
 
 from omegaconf import DictConfig, OmegaConf
 
-from stackmix.io import atomic_save_figure, atomic_write_text
+from stackmix.fs import atomic_save_figure, atomic_write_text
 
 log = logging.getLogger(__name__)
 

@@ -8,7 +8,7 @@ from stackmix.data.cache import open_or_build
 from stackmix.data.datamodule import HTRDataModule
 from stackmix.data.image import fit_resize
 from stackmix.data.marking import MarkingError, read_marking
-from stackmix.io import read_gray
+from stackmix.data.image import read_gray
 
 
 def paths_of(root):

@@ -4,7 +4,7 @@ from pathlib import Path
 import pytest
 
 from stackmix.data.marking import MarkingError, read_marking
-from stackmix.io import read_gray
+from stackmix.data.image import read_gray
 
 
 def write_csv(root: Path, text: str | bytes) -> None:

@@ -13,7 +13,7 @@ from stackmix.data.dataset import LineDataset  # noqa: E402
 from stackmix.data.marking import read_marking  # noqa: E402
 from stackmix.inference.decoders import GreedyDecoder  # noqa: E402
 from stackmix.inference.engine import Recognizer, expand_inputs, recognize  # noqa: E402
-from stackmix.io import ImageReadError  # noqa: E402
+from stackmix.data.image import ImageReadError  # noqa: E402
 from stackmix.text import CTCCodec  # noqa: E402
 
 

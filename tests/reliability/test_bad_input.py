@@ -25,7 +25,7 @@ from PIL import Image
 from conftest import compose_train, make_dataset, render_line, tiny_train_overrides
 from stackmix.data.datamodule import DatasetError, HTRDataModule
 from stackmix.data.marking import MarkingError
-from stackmix.io import ImageReadError, read_gray
+from stackmix.data.image import ImageReadError, read_gray
 
 
 def dm_for(root: Path, tmp_path: Path, cache: bool = True, time_steps: int = 32, **dataset):

@@ -12,8 +12,9 @@ import pytest
 import torch
 
 from conftest import REPO
-from stackmix.faults import (AtomicCheckpointIO, ResumeError, find_resume_checkpoint, rng_state,
-                             resolve_resume, set_rng_state)
+from stackmix.training.checkpoint_io import AtomicCheckpointIO, ResumeError
+from stackmix.training.resume import find_resume_checkpoint, resolve_resume
+from stackmix.training.rng import rng_state, set_rng_state
 
 LOADERS = re.compile(r"\b(torch\.load|load_from_checkpoint)\(")
 

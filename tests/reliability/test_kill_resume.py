@@ -156,6 +156,6 @@ def test_sigterm_writes_a_loadable_checkpoint_and_exits_143(data, tmp_path):
     assert ckpt["HTRDataModule"]["train_progress"]["batches_done"] == 3
     model = HTRModule.load_from_checkpoint(path, map_location="cpu", weights_only=True)
     assert model.hparams.image_h == 32
-    from stackmix.faults import find_resume_checkpoint
+    from stackmix.training.resume import find_resume_checkpoint
 
     assert find_resume_checkpoint(run) == path  # what resume=auto would continue from

@@ -115,7 +115,7 @@ class PageCache:
 
     def get(self, path: Path) -> np.ndarray:
         if self.path != path:
-            from stackmix.io import read_gray
+            from stackmix.data.image import read_gray
 
             self.image = read_gray(path)
             self.path = path

@@ -300,7 +300,7 @@ class DatasetBuilder:
         if not src.is_file():
             raise ImageProblem(f"missing image: {src} does not exist")
         if self.check_images:
-            from stackmix.io import ImageReadError, read_gray
+            from stackmix.data.image import ImageReadError, read_gray
 
             try:
                 read_gray(src)

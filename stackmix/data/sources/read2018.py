@@ -75,7 +75,7 @@ def iter_document(raw: Path, options: dict, skip: SkipFn, *, collection: str,
     if fill_mode not in ("white", "black", "keep"):
         raise ConversionError(f"outside_polygon must be white, black or keep, got {fill_mode!r}")
     strict = bool(options.get("strict", True))
-    from stackmix.io import ImageReadError, read_gray
+    from stackmix.data.image import ImageReadError, read_gray
 
     for entry in order:
         stage = "valid" if entry in one else "test" if entry in four else "train"

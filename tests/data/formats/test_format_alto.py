@@ -12,7 +12,7 @@ import pytest
 
 from stackmix.data.formats import import_dataset, iter_lines
 from stackmix.data.marking import read_marking
-from stackmix.io import read_gray
+from stackmix.data.image import read_gray
 
 _DEFAULT = Path(__file__).resolve().parents[3] / ".." / "shared" / "data"
 POILUS = Path(os.environ.get("STACKMIX_SHARED_DATA", _DEFAULT)) / "poilus"

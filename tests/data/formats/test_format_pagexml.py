@@ -8,7 +8,7 @@ import numpy as np
 
 from stackmix.data.formats import import_dataset, iter_lines
 from stackmix.data.marking import read_marking
-from stackmix.io import read_gray
+from stackmix.data.image import read_gray
 
 PAGE = """<?xml version="1.0" encoding="UTF-8"?>
 <PcGts xmlns="http://schema.primaresearch.org/PAGE/gts/pagecontent/{ver}">

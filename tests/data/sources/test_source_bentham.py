@@ -13,7 +13,7 @@ import pytest
 from stackmix.data.sources import convert
 from stackmix.data.sources.bentham import join_punctuation
 from stackmix.data.sources.common import ConversionError
-from stackmix.io import read_gray
+from stackmix.data.image import read_gray
 
 ROOT = "BenthamDatasetR0-GT"
 TEXTS = {

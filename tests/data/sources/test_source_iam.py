@@ -15,7 +15,7 @@ import pytest
 from stackmix.data.download import ArchiveError
 from stackmix.data.sources import convert
 from stackmix.data.sources.common import ConversionError
-from stackmix.io import read_gray
+from stackmix.data.image import read_gray
 
 LINES = [
     # id, status, words

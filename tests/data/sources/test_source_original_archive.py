@@ -12,7 +12,7 @@ import pytest
 
 from stackmix.data.marking import read_marking
 from stackmix.data.sources import convert
-from stackmix.io import read_gray
+from stackmix.data.image import read_gray
 
 
 def make_archive(path: Path, name: str = "saintgall") -> dict:

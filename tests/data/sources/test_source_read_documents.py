@@ -10,7 +10,7 @@ import pytest
 
 from stackmix.data.sources import convert, get_converter
 from stackmix.data.sources.common import ConversionError
-from stackmix.io import read_gray
+from stackmix.data.image import read_gray
 
 DOCS = ["schwerin", "konzil", "patzig", "ricordi", "schiller"]
 NAMES = [f"p{p}_line_{i}" for p in range(4) for i in range(2)]  # 4 pages × 2 lines

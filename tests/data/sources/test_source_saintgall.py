@@ -10,7 +10,7 @@ import pytest
 
 from stackmix.data.sources import convert
 from stackmix.data.sources.common import ConversionError
-from stackmix.io import read_gray
+from stackmix.data.image import read_gray
 
 ROWS = [
     ("csg562-003-01", "i-n|u-n-i-t-a-t-e|pt|s-p-i-r-i-t-u-s", "in|unitate|spiritus"),

@@ -10,7 +10,7 @@ import numpy as np
 
 from stackmix.data.sources import convert
 from stackmix.data.sources.washington import DEFAULT_CODES, decode
-from stackmix.io import read_gray
+from stackmix.data.image import read_gray
 
 ROWS = [
     ("270-01", "1-7-7-5-s_pt-|-L-e-t-t-e-r-s-|-O-r-d-e-r-s-s_cm"),

@@ -1,0 +1,1 @@
+"""Training machinery around Lightning: checkpoint files, random states, resuming."""

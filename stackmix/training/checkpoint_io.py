@@ -1,0 +1,56 @@
+"""Checkpoint files: written atomically, loaded with ``weights_only=True``.
+
+``AtomicCheckpointIO`` writes every checkpoint to a temporary file in the checkpoint folder and
+renames it into place (a killed job never leaves a truncated ``last.ckpt``, and nothing is written
+to ``/tmp``); a full disk is an error naming the folder and the bytes. It loads checkpoints with
+``weights_only=True``: a checkpoint from elsewhere cannot run code.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+from lightning.pytorch.plugins.io import TorchCheckpointIO
+
+from stackmix.fs import atomic_path
+
+CHECKPOINT_GLOBS = ("checkpoints/*.ckpt", "hpc_ckpt_*.ckpt")
+
+
+class ResumeError(ValueError):
+    """``resume=...`` / ``ckpt_path=...`` does not name a usable checkpoint."""
+
+
+class AtomicCheckpointIO(TorchCheckpointIO):
+    """``torch.save`` to ``.<name>.*.tmp`` next to the target, fsync, then ``os.replace``."""
+
+    def save_checkpoint(self, checkpoint: dict[str, Any], path, storage_options=None) -> None:
+        if storage_options is not None:
+            raise TypeError("AtomicCheckpointIO does not take storage_options")
+        with atomic_path(path, suffix=".ckpt.tmp") as tmp:
+            torch.save(checkpoint, tmp)
+
+    def load_checkpoint(self, path, map_location=None, weights_only: bool | None = None) -> dict:
+        path = Path(path)
+        if not path.is_file():
+            raise FileNotFoundError(f"checkpoint file not found: {path}")
+        # Never unpickle arbitrary objects from a checkpoint, whatever the caller asked for.
+        return torch.load(path, map_location=map_location or "cpu", weights_only=True)
+
+    def remove_checkpoint(self, path) -> None:
+        Path(path).unlink(missing_ok=True)
+
+
+def load_checkpoint(path: str | os.PathLike, map_location: Any = "cpu", mmap: bool = False) -> dict:
+    """Load a checkpoint safely (``weights_only=True``), naming the file in any error."""
+    path = Path(path)
+    if not path.is_file():
+        raise ResumeError(f"checkpoint file not found: {path}")
+    try:
+        return torch.load(path, map_location=map_location, weights_only=True, mmap=mmap)
+    except Exception as e:  # noqa: BLE001 - truncated zip, foreign pickle, ...
+        raise ResumeError(
+            f"cannot load checkpoint {path}: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
+        ) from None

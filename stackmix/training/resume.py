@@ -1,0 +1,91 @@
+"""Resume policy: which checkpoint ``resume=auto`` / ``resume=<path>`` / ``ckpt_path=`` continue from."""
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+from stackmix.training.checkpoint_io import CHECKPOINT_GLOBS, ResumeError, load_checkpoint
+
+log = logging.getLogger(__name__)
+
+
+def _progress(ckpt: dict) -> tuple:
+    """How far a checkpoint got: (global step, epochs finished, validation batches run)."""
+    loops = ckpt.get("loops") or {}
+    fit = loops.get("fit_loop") or {}
+    epochs = (fit.get("epoch_progress") or {}).get("total", {}).get("completed", 0)
+    try:
+        val = fit["epoch_loop.val_loop.batch_progress"]["total"]["completed"]
+    except (KeyError, TypeError):
+        val = 0
+    return int(ckpt.get("global_step", 0)), int(epochs), int(val)
+
+
+def checkpoint_candidates(run_dir: str | os.PathLike) -> list[Path]:
+    run_dir = Path(run_dir)
+    found: set[Path] = set()
+    for pattern in CHECKPOINT_GLOBS:
+        found.update(p for p in run_dir.glob(pattern) if p.is_file())
+    return sorted(found)
+
+
+def find_resume_checkpoint(run_dir: str | os.PathLike) -> Path | None:
+    """The checkpoint of ``run_dir`` that got furthest (then the newest), or None if there is none.
+
+    Looks at ``checkpoints/*.ckpt`` (``last.ckpt``, the periodic ``step.ckpt``, ``on_exception.ckpt``
+    written on SIGTERM or a crash, ``best-*.ckpt``) and SLURM's ``hpc_ckpt_*.ckpt``. Files that do
+    not load (truncated, foreign) are skipped with a warning. Only the small metadata is read
+    (memory-mapped), so this is quick even for large checkpoints.
+    """
+    best: tuple | None = None
+    best_path: Path | None = None
+    for p in checkpoint_candidates(run_dir):
+        try:
+            ckpt = load_checkpoint(p, mmap=True)
+        except ResumeError as e:
+            log.warning("ignoring unreadable checkpoint: %s", e)
+            continue
+        if "optimizer_states" not in ckpt or "loops" not in ckpt:
+            log.warning("ignoring %s: it holds weights only, not a training state", p)
+            continue
+        key = (*_progress(ckpt), p.stat().st_mtime_ns)
+        del ckpt
+        if best is None or key > best:
+            best, best_path = key, p
+    return best_path
+
+
+def resolve_resume(resume: Any, ckpt_path: Any, output_dir: str | os.PathLike) -> Path | None:
+    """The checkpoint to resume from, given the ``resume`` and ``ckpt_path`` config keys.
+
+    * ``ckpt_path=<file>``: that checkpoint (full training state).
+    * ``resume=auto``: the most advanced checkpoint of this run's own folder (``paths.output_dir``,
+      i.e. ``hydra.run.dir``), or a new run if it has none yet — so one command line serves the
+      first start and every restart after a kill or preemption.
+    * ``resume=<file.ckpt>``: that checkpoint; ``resume=<run folder>``: its most advanced one.
+    """
+    if ckpt_path not in (None, ""):
+        p = Path(str(ckpt_path)).expanduser()
+        if not p.is_file():
+            raise ResumeError(f"ckpt_path={ckpt_path}: no such checkpoint file")
+        return p
+    if resume in (None, "", False):
+        return None
+    if str(resume) == "auto":
+        found = find_resume_checkpoint(output_dir)
+        if found is None:
+            log.info("resume=auto: no checkpoint in %s yet, starting a new run", output_dir)
+        return found
+    p = Path(str(resume)).expanduser()
+    if p.is_file():
+        return p
+    if p.is_dir():
+        found = find_resume_checkpoint(p)
+        if found is None:
+            raise ResumeError(
+                f"resume={resume}: no usable checkpoint under {p}/checkpoints. "
+                "Use resume=auto to start a new run when there is none.")
+        return found
+    raise ResumeError(f"resume={resume}: not 'auto', a checkpoint file or a run folder")
