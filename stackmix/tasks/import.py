@@ -2,7 +2,7 @@
 
 Imports users' own transcribed pages or lines into the prepared format; see
 :mod:`stackmix.data.formats` for the formats and the split options (``split=page|document|
-writer|list|none``, ``task.ratios``, ``task.lists.train=...``, ``task.writers=...``,
+group|writer|list|none``, ``task.group_pattern``, ``images=<folder>``, ``task.ratios``, ``task.lists.train=...``, ``task.writers=...``,
 ``task.stage=test``, ``task.geometry=polygon``, ``task.padding=8``). Logs and returns the
 validation report; writes nothing unless the whole import succeeds.
 
@@ -47,6 +47,8 @@ def run(cfg: DictConfig) -> dict:
         lists=lists,
         stage=str(t.get("stage", "train")),
         writers=t.get("writers"),
+        images=t.get("images"),
+        group_pattern=t.get("group_pattern"),
         geometry=str(t.get("geometry", "box")),
         padding=int(t.get("padding", 0)),
         overwrite=bool(t.get("overwrite", False)),

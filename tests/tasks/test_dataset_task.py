@@ -166,4 +166,46 @@ def test_cli_prepare_dataset(tmp_path):
         cwd=REPO, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert len(read_marking(tmp_path / "out").samples) == 4
-    assert "prepared 'washington'" in proc.stdout + proc.stderr
+    assert (proc.stdout + proc.stderr).count("prepared 'washington'") == 1  # printed once
+
+
+def test_missing_line_images_stop_without_download_instructions(tmp_path):
+    make_washington(tmp_path / "raw")
+    for lid in ("270-02", "271-01"):
+        (tmp_path / "raw" / "washingtondb-v1.0" / "data" / "line_images_normalized"
+         / f"{lid}.png").unlink()
+    cfg = cfg_for(["task=dataset", "dataset=washington", f"raw={tmp_path}/raw",
+                   f"out={tmp_path}/out"], tmp_path)
+    from stackmix.data.sources.common import MissingLineFiles
+
+    with pytest.raises(MissingLineFiles) as e:
+        dataset_task.run(cfg)
+    msg = str(e.value)
+    assert "270-02: missing line image" in msg and "task.options.strict=false" in msg
+    assert "How to get the raw data" not in msg and "Register" not in msg
+    assert not (tmp_path / "out").exists()
+
+
+def test_import_task_alto_with_images_folder_and_group_split(tmp_path):
+    """The options as the README writes them: images=, split=group task.group_pattern=..."""
+    alto = ('<alto xmlns="http://www.loc.gov/standards/alto/ns-v4#"><Description>'
+            '<sourceImageInformation><fileName>{img}</fileName></sourceImageInformation>'
+            '</Description><Layout><Page WIDTH="60" HEIGHT="40"><PrintSpace><TextBlock>'
+            '<TextLine ID="l" HPOS="5" VPOS="5" WIDTH="40" HEIGHT="20"><String CONTENT="{t}"/>'
+            '</TextLine></TextBlock></PrintSpace></Page></Layout></alto>')
+    (tmp_path / "alto").mkdir()
+    (tmp_path / "scans").mkdir()
+    for k in range(12):
+        stem = f"letter{k // 3}-{k % 3}"
+        (tmp_path / "alto" / f"{stem}.xml").write_text(alto.format(img=f"{stem}.jpg", t=stem))
+        cv2.imwrite(str(tmp_path / "scans" / f"{stem}.jpg"), np.full((40, 60), 9 * k, np.uint8))
+    mod = importlib.import_module("stackmix.tasks.import")
+    cfg = cfg_for(["task=import", "format=alto", f"input={tmp_path}/alto", f"out={tmp_path}/o",
+                   f"images={tmp_path}/scans", "split=group",
+                   r"task.group_pattern='^(letter\d+)-\d+$'"], tmp_path)
+    result = mod.run(cfg)
+    assert sum(result["counts"].values()) == 12 and result["skipped"] == []
+    stages: dict[str, set] = {}
+    for s in read_marking(tmp_path / "o").samples:
+        stages.setdefault(s.extra["group"], set()).add(s.stage)
+    assert len(stages) == 4 and all(len(v) == 1 for v in stages.values())

@@ -5,6 +5,9 @@ keys a split can use: ``page``, ``document``); :func:`import_dataset` assigns st
 a prepared dataset (marking.csv + images, atomically, with a validation report).
 
 Splits (``split=``):
+  * ``group``: like ``document``, the document being named by ``group_pattern``, a regular
+    expression over page names (first group, else the whole match): for collections kept in one
+    flat folder (``letter12-1.xml``, ``letter12-2.xml`` → ``'^(.+)-\\d+$'``).
   * ``page`` / ``document`` / ``writer``: whole groups go to one stage, groups drawn in a seeded
     random order and given to the stage furthest below its share of lines (``ratios``
     train/valid/test, default 0.8/0.1/0.1) — so no page/document/writer is in two stages.
@@ -37,7 +40,7 @@ from stackmix.text import Normalizer
 log = logging.getLogger(__name__)
 
 FORMATS = ("alto", "pagexml", "gt_txt")
-SPLITS = ("page", "document", "writer", "list", "none")
+SPLITS = ("page", "document", "group", "writer", "list", "none")
 
 
 @dataclass
@@ -86,24 +89,114 @@ def parse_xml(path: Path):
         raise ConversionError(f"{path}: not well-formed XML ({e})") from None
 
 
-def find_page_image(xml_path: Path, name: str | None) -> Path | None:
-    """The page image named in the XML (relative to the XML's folder), else one with its stem."""
+SIBLING_IMAGE_FOLDERS = ("images", "image", "img", "imgs", "jpg", "jpeg", "png", "tif", "tiff",
+                         "pages", "scans")
+
+
+def find_page_image(xml_path: Path, name: str | None,
+                    images: Path | None = None) -> tuple[Path | None, list[Path]]:
+    """The page image an XML names, and the folders searched (for the error message).
+
+    ``name`` (the XML's ``fileName`` / ``imageFilename``; else the XML's stem with an image
+    extension) is looked for: as given (absolute, or relative to the XML's folder), by its base name
+    beside the XML, in ``images`` (and anywhere below it), then in the common sibling folders of
+    collections that ship ``alto/`` or ``page/`` next to ``jpg/`` or ``images/``
+    (:data:`SIBLING_IMAGE_FOLDERS`, beside the XML's folder and beside its parent).
+    """
     from stackmix.data.sources.common import IMAGE_EXTS
 
-    cands = []
+    names: list[str] = []
+    rel: Path | None = None
     if name:
         name = name.strip().replace("\\", "/")
         if name.startswith("file://"):
             name = name[7:]
-        p = Path(name)
-        cands += [p] if p.is_absolute() else [xml_path.parent / p]
-        cands.append(xml_path.parent / p.name)
-    for ext in IMAGE_EXTS + tuple(e.upper() for e in IMAGE_EXTS):
-        cands.append(xml_path.with_suffix(ext))
+        rel = Path(name)
+        names.append(rel.name)
+    names += [xml_path.stem + e for e in IMAGE_EXTS + tuple(e.upper() for e in IMAGE_EXTS)]
+    folders: list[Path] = []
+    cands: list[Path] = []
+    if rel is not None:
+        cands.append(rel if rel.is_absolute() else xml_path.parent / rel)
+    folders.append(xml_path.parent)
+    if images is not None:
+        folders.append(Path(images))
+    for base in (xml_path.parent.parent, xml_path.parent.parent.parent):
+        folders += [base / d for d in SIBLING_IMAGE_FOLDERS if (base / d).is_dir()]
+    for folder in folders:
+        cands += [folder / n for n in names]
     for c in cands:
         if c.is_file():
-            return c
-    return None
+            return c, folders
+    if images is not None and Path(images).is_dir():  # nested below images=
+        wanted = set(names)
+        for c in sorted(Path(images).rglob("*")):
+            if c.name in wanted and c.is_file():
+                return c, folders
+    return None, folders
+
+
+def missing_image_reason(xml_path: Path, name: str | None, folders: list[Path]) -> str:
+    looked = ", ".join(dict.fromkeys(str(f) for f in folders))
+    return (f"page image {name or xml_path.stem + '.*'} not found; looked in {looked} "
+            "(pass images=<folder holding the page images>)")
+
+
+def image_size(path: Path) -> tuple[int, int]:
+    """(width, height) of an image file from its header (no decoding)."""
+    from PIL import Image
+
+    with Image.open(path) as im:
+        return im.size
+
+
+TOLERANCE = 0.02  # geometry may overhang the image by this share of its size
+
+
+class PageDoesNotFit(ValueError):
+    """A page's line geometry does not fit its image: cropping it would give wrong lines."""
+
+
+def fit_page(xml_path: Path, img_path: Path, declared: tuple[float | None, float | None],
+             extents: tuple[float, float, float, float] | None, *,
+             always_scale: bool = False) -> tuple[float, float]:
+    """Scale factors from the XML's coordinates to the image's pixels, or :class:`PageDoesNotFit`.
+
+    ``declared``: the page size the XML states (ALTO ``Page/@WIDTH/@HEIGHT``, PAGE
+    ``Page/@imageWidth/@imageHeight``). When it differs from the image by more than a pixel (or
+    ``always_scale``, for non-pixel units), coordinates are scaled by image ÷ declared (logged).
+    Then every line (``extents``: min x, min y, max x, max y over the page's lines, in XML units)
+    must lie within the image up to :data:`TOLERANCE`; otherwise the whole page is refused.
+    """
+    w, h = image_size(img_path)
+    pw, ph = declared
+    sx = sy = 1.0
+    if pw and ph and (always_scale or abs(pw - w) > 1 or abs(ph - h) > 1):
+        sx, sy = w / pw, h / ph
+        if not always_scale:
+            log.warning("%s: the XML declares a %g×%g page but %s is %d×%d: coordinates scaled "
+                        "by %.3f×%.3f", xml_path.name, pw, ph, img_path.name, w, h, sx, sy)
+    if extents is not None:
+        x0, y0, x1, y1 = extents[0] * sx, extents[1] * sy, extents[2] * sx, extents[3] * sy
+        tx, ty = TOLERANCE * w, TOLERANCE * h
+        if x0 < -tx or y0 < -ty or x1 > w + tx or y1 > h + ty:
+            stated = f"declares {pw:g}×{ph:g}" if pw and ph else "declares no page size"
+            raise PageDoesNotFit(
+                f"its lines reach x {x0:.0f}..{x1:.0f}, y {y0:.0f}..{y1:.0f} but the image "
+                f"{img_path.name} is {w}×{h} (the XML {stated}): the coordinates do not belong "
+                "to this image, so none of the page's lines were imported (fix the XML's "
+                "coordinates or page size, or use the image they were made on)"
+            )
+    return sx, sy
+
+
+def extents_of(shapes) -> tuple[float, float, float, float] | None:
+    """(min x, min y, max x, max y) of boxes ``(x0, y0, x1, y1)``."""
+    shapes = [b for b in shapes if b is not None]
+    if not shapes:
+        return None
+    return (min(b[0] for b in shapes), min(b[1] for b in shapes),
+            max(b[2] for b in shapes), max(b[3] for b in shapes))
 
 
 class PageCache:
@@ -193,6 +286,7 @@ def assign_stages(
     lists: dict | None = None,
     stage: str = "train",
     writers: str | os.PathLike | None = None,
+    group_pattern: str | None = None,
     skip: SkipFn,
 ) -> list[tuple[Line, str]]:
     """Give every line a stage according to ``split`` (see the module docstring)."""
@@ -235,6 +329,15 @@ def assign_stages(
                 continue
             ln.extra["writer"] = w
             keyed.append((ln, w))
+    elif split == "group":
+        keyed = []
+        for ln, key in zip(lines, group_keys(lines, group_pattern)):
+            if key is None:
+                skip(ln.sample_id, f"page {ln.page!r} does not match group_pattern "
+                                   f"{group_pattern!r}")
+                continue
+            ln.extra["group"] = key
+            keyed.append((ln, key))
     else:
         keyed = [(ln, ln.page if split == "page" else ln.document) for ln in lines]
     sizes: "OrderedDict[str, int]" = OrderedDict()
@@ -259,6 +362,28 @@ def assign_stages(
     return [(ln, stage_of[k]) for ln, k in keyed]
 
 
+def group_keys(lines: list[Line], pattern: str | None) -> list[str | None]:
+    """The document of each line for ``split=group``: ``pattern`` (a regular expression) searched
+    in the page name (the XML or image file's stem); the key is its first group, or the whole match
+    when it has none; ``None`` when it does not match."""
+    if not pattern:
+        raise ConversionError(
+            "split=group needs task.group_pattern: a regular expression over page names whose "
+            "first group names the document, e.g. "
+            r"""'task.group_pattern="^(.+)-\d+$"' (quotes as shown) for letter12-1.xml, """
+            "letter12-2.xml")
+    try:
+        rx = re.compile(pattern)
+    except re.error as e:
+        raise ConversionError(f"task.group_pattern {pattern!r} is not a valid regular "
+                              f"expression: {e}") from None
+    out: list[str | None] = []
+    for ln in lines:
+        m = rx.search(ln.page)
+        out.append(None if m is None else (m.group(1) if rx.groups else m.group(0)))
+    return out
+
+
 def _ratios(ratios) -> dict[str, float]:
     if ratios is None:
         ratios = {"train": 0.8, "valid": 0.1, "test": 0.1}
@@ -275,7 +400,7 @@ def _ratios(ratios) -> dict[str, float]:
 
 # ---------------------------------------------------------------------------------- entry point
 def iter_lines(fmt: str, input: str | os.PathLike, *, geometry: str = "box", padding: int = 0,
-               skip: SkipFn) -> Iterator[Line]:
+               images: str | os.PathLike | None = None, skip: SkipFn) -> Iterator[Line]:
     if fmt not in FORMATS:
         raise ConversionError(f"unknown format {fmt!r}: one of {', '.join(FORMATS)}")
     if geometry not in ("box", "polygon"):
@@ -283,8 +408,17 @@ def iter_lines(fmt: str, input: str | os.PathLike, *, geometry: str = "box", pad
     import importlib
 
     mod = importlib.import_module(f"stackmix.data.formats.{fmt}")
+    kw = {}
+    if images is not None:
+        images = Path(images).expanduser().resolve()
+        if not images.is_dir():
+            raise ConversionError(f"images={images} is not a folder")
+        if fmt == "gt_txt":
+            raise ConversionError("images= is for ALTO/PAGE pages; gt_txt images lie beside "
+                                  "their .gt.txt files")
+        kw["images"] = images
     yield from mod.iter_lines(Path(input).expanduser().resolve(), geometry=geometry,
-                              padding=int(padding), skip=skip)
+                              padding=int(padding), skip=skip, **kw)
 
 
 def import_dataset(
@@ -300,6 +434,8 @@ def import_dataset(
     writers: str | os.PathLike | None = None,
     geometry: str = "box",
     padding: int = 0,
+    images: str | os.PathLike | None = None,
+    group_pattern: str | None = None,
     overwrite: bool = False,
     name: str | None = None,
     check_images: bool = True,
@@ -311,12 +447,14 @@ def import_dataset(
     with DatasetBuilder(out, dataset=name or out.name, overwrite=overwrite,
                         check_images=check_images, normalizer=normalizer,
                         config_alphabet=config_alphabet) as builder:
-        lines = list(iter_lines(fmt, input, geometry=geometry, padding=padding, skip=builder.skip))
+        lines = list(iter_lines(fmt, input, geometry=geometry, padding=padding, images=images,
+                                skip=builder.skip))
         if not lines:
             raise ConversionError(f"no text line found in {input} ({fmt}); skipped: "
                                   + "; ".join(str(s) for s in builder.skipped[:5]))
         for ln, st in assign_stages(lines, split=split, ratios=ratios, seed=seed, lists=lists,
-                                    stage=stage, writers=writers, skip=builder.skip):
+                                    stage=stage, writers=writers, group_pattern=group_pattern,
+                                    skip=builder.skip):
             try:
                 image = ln.load()
             except (ValueError, OSError) as e:

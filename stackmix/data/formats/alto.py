@@ -1,8 +1,9 @@
 """ALTO XML (v2, v3, v4; e.g. eScriptorium / Transkribus exports) → text lines with crops.
 
 Input: one ``.xml`` file or a folder searched recursively (files in sorted path order). For each
-page the image is ``Description/sourceImageInformation/fileName`` (relative to the XML's folder),
-else a file with the XML's stem and an image extension. Lines are the ``TextLine`` elements in
+page the image is ``Description/sourceImageInformation/fileName`` (else the XML's stem with an
+image extension), looked for beside the XML, in ``images=`` and in sibling folders such as
+``../jpg/`` or ``../images/`` (:func:`stackmix.data.formats.find_page_image`). Lines are the ``TextLine`` elements in
 document order; their text is the ``String/@CONTENT`` values with ``SP`` as spaces (``HYP`` kept),
 or the strings joined by spaces when the file has no ``SP``.
 
@@ -10,8 +11,9 @@ Geometry: ``box`` crops ``HPOS VPOS WIDTH HEIGHT`` of the ``TextLine`` (else the
 its polygon, else of its strings); ``polygon`` crops the bounding box of ``Shape/Polygon/@POINTS``
 and paints the pixels outside the polygon white. ``padding`` adds pixels around. Coordinates in
 another ``MeasurementUnit`` than pixels (mm10, inch1200) or for a page whose ``WIDTH``/``HEIGHT``
-differ from the image are scaled by image size ÷ page size. Lines without text or with an empty
-region are skipped and reported. Sample ids are ``<page stem>_<NNN>`` (line number in the page).
+differ from the image are scaled by image size ÷ page size (logged). A page whose lines then
+still reach beyond the image (by more than 2 %) is refused as a whole, never cropped from a
+geometry that does not fit. Lines without text or with an empty region are skipped and reported. Sample ids are ``<page stem>_<NNN>`` (line number in the page).
 """
 from __future__ import annotations
 
@@ -21,8 +23,9 @@ from typing import Iterator
 import numpy as np
 
 from stackmix.data.formats import (
-    Line, PageCache, bbox, children, crop_region, document_key, find_page_image, first_child,
-    local, parse_points, parse_xml, xml_files,
+    Line, PageCache, PageDoesNotFit, bbox, children, crop_region, document_key, extents_of,
+    find_page_image, first_child, fit_page, local, missing_image_reason, parse_points, parse_xml,
+    xml_files,
 )
 from stackmix.data.sources.common import SkipFn
 
@@ -80,7 +83,7 @@ def line_geometry(tl) -> tuple[tuple[float, float, float, float] | None, np.ndar
 
 
 def iter_lines(input: Path, *, geometry: str = "box", padding: int = 0,
-               skip: SkipFn) -> Iterator[Line]:
+               images: Path | None = None, skip: SkipFn) -> Iterator[Line]:
     cache = PageCache()
     for xml in xml_files(input):
         root = parse_xml(xml)
@@ -95,19 +98,18 @@ def iter_lines(input: Path, *, geometry: str = "box", padding: int = 0,
                 name = (el.text or "").strip() or None
             elif t == "MeasurementUnit":
                 unit = (el.text or "pixel").strip()
-        img_path = find_page_image(xml, name)
+        img_path, looked = find_page_image(xml, name, images)
         if img_path is None:
-            skip(xml.name, f"page image {name or xml.stem + '.*'} not found next to the XML")
+            skip(xml.name, missing_image_reason(xml, name, looked))
             continue
         page_el = next((el for el in root.iter() if local(el.tag) == "Page"), None)
         page_w = _float(page_el, "WIDTH") if page_el is not None else None
         page_h = _float(page_el, "HEIGHT") if page_el is not None else None
         page_key = xml.stem
         doc = document_key(xml, input)
-        n = 0
-        for tl in (el for el in root.iter() if local(el.tag) == "TextLine"):
+        found = []
+        for n, tl in enumerate(el for el in root.iter() if local(el.tag) == "TextLine"):
             line_id = f"{page_key}_{n:03d}"
-            n += 1
             text = line_text(tl)
             if not text.strip():
                 skip(line_id, f"empty transcription (TextLine {tl.get('ID')!r} in {xml.name})")
@@ -116,25 +118,30 @@ def iter_lines(input: Path, *, geometry: str = "box", padding: int = 0,
             if box is None:
                 skip(line_id, f"TextLine {tl.get('ID')!r} has no coordinates")
                 continue
+            found.append((line_id, text, box, poly, tl.get("ID") or ""))
+        if not found:
+            continue
+        try:
+            sx, sy = fit_page(xml, img_path, (page_w, page_h), extents_of(f[2] for f in found),
+                              always_scale=unit.lower() != "pixel")
+        except PageDoesNotFit as e:
+            skip(xml.name, f"page geometry does not fit the image: {e}")
+            continue
+        for line_id, text, box, poly, tl_id in found:
             yield Line(
                 sample_id=line_id,
                 text=text,
                 load=_loader(cache, img_path, box, poly if geometry == "polygon" else None,
-                             padding, unit, page_w, page_h),
+                             padding, sx, sy),
                 page=page_key,
                 document=doc,
-                extra={"line_id": tl.get("ID") or ""},
+                extra={"line_id": tl_id},
             )
 
 
-def _loader(cache: PageCache, img_path: Path, box, poly, padding: int, unit: str,
-            page_w: float | None, page_h: float | None):
+def _loader(cache: PageCache, img_path: Path, box, poly, padding: int, sx: float, sy: float):
     def load() -> np.ndarray:
         page = cache.get(img_path)
-        h, w = page.shape[:2]
-        sx = sy = 1.0
-        if page_w and page_h and (unit.lower() != "pixel" or abs(page_w - w) > 1 or abs(page_h - h) > 1):
-            sx, sy = w / page_w, h / page_h
         b = (box[0] * sx, box[1] * sy, box[2] * sx, box[3] * sy)
         p = poly * [sx, sy] if poly is not None else None
         return crop_region(page, b, p, padding)

@@ -1,7 +1,8 @@
 """PAGE XML (PRImA; 2013-07-15 and 2019-07-15 schemas, 2010 ``Point`` coordinates too) → lines.
 
 Input: one ``.xml`` file or a folder searched recursively (sorted). The page image is
-``Page/@imageFilename`` (relative to the XML's folder), else a file with the XML's stem. Regions
+``Page/@imageFilename`` (else the XML's stem with an image extension), looked for beside the XML,
+in ``images=`` and in sibling folders such as ``../jpg/`` or ``../images/``. Regions
 follow ``ReadingOrder`` (``RegionRefIndexed``/``RegionRef`` in its groups) when present, then the
 remaining ``TextRegion`` elements in document order; lines are each region's ``TextLine`` children
 in document order. A line's text is its own ``TextEquiv/Unicode`` (the one with the lowest
@@ -9,7 +10,9 @@ in document order. A line's text is its own ``TextEquiv/Unicode`` (the one with 
 
 Geometry: ``box`` crops the bounding box of ``Coords/@points`` (``x,y x,y ...``); ``polygon``
 also paints the pixels outside the polygon white. ``padding`` adds pixels around. If
-``Page/@imageWidth``/``@imageHeight`` differ from the image, coordinates are scaled. Lines
+``Page/@imageWidth``/``@imageHeight`` differ from the real image, coordinates are scaled by image
+÷ declared size (logged); a page whose lines then still reach beyond the image (by more than 2 %)
+is refused as a whole with a message giving both sizes, never cropped silently. Lines
 without text or coordinates are skipped and reported. Sample ids are ``<page stem>_<NNN>``.
 """
 from __future__ import annotations
@@ -20,8 +23,9 @@ from typing import Iterator
 import numpy as np
 
 from stackmix.data.formats import (
-    Line, PageCache, bbox, children, crop_region, document_key, find_page_image, first_child,
-    local, parse_points, parse_xml, xml_files,
+    Line, PageCache, PageDoesNotFit, bbox, children, crop_region, document_key, extents_of,
+    find_page_image, first_child, fit_page, local, missing_image_reason, parse_points, parse_xml,
+    xml_files,
 )
 from stackmix.data.sources.common import SkipFn
 
@@ -96,7 +100,7 @@ def ordered_regions(page) -> list:
 
 
 def iter_lines(input: Path, *, geometry: str = "box", padding: int = 0,
-               skip: SkipFn) -> Iterator[Line]:
+               images: Path | None = None, skip: SkipFn) -> Iterator[Line]:
     cache = PageCache()
     for xml in xml_files(input):
         root = parse_xml(xml)
@@ -107,15 +111,16 @@ def iter_lines(input: Path, *, geometry: str = "box", padding: int = 0,
         if page is None:
             skip(xml.name, "no <Page> element")
             continue
-        img_path = find_page_image(xml, page.get("imageFilename"))
+        img_path, looked = find_page_image(xml, page.get("imageFilename"), images)
         if img_path is None:
-            skip(xml.name, f"page image {page.get('imageFilename') or xml.stem + '.*'} not found")
+            skip(xml.name, missing_image_reason(xml, page.get("imageFilename"), looked))
             continue
         try:
             pw, ph = float(page.get("imageWidth") or 0), float(page.get("imageHeight") or 0)
         except ValueError:
             pw = ph = 0.0
         page_key, doc = xml.stem, document_key(xml, input)
+        found = []
         n = 0
         for region in ordered_regions(page):
             for tl in children(region, "TextLine"):
@@ -129,19 +134,23 @@ def iter_lines(input: Path, *, geometry: str = "box", padding: int = 0,
                 if poly is None:
                     skip(line_id, f"TextLine {tl.get('id')!r} has no coordinates")
                     continue
-                yield Line(line_id, text,
-                           _loader(cache, img_path, poly, geometry == "polygon", padding, pw, ph),
-                           page_key, doc, {"line_id": tl.get("id") or ""})
+                found.append((line_id, text, poly, tl.get("id") or ""))
+        if not found:
+            continue
+        try:
+            sx, sy = fit_page(xml, img_path, (pw, ph), extents_of(bbox(f[2]) for f in found))
+        except PageDoesNotFit as e:
+            skip(xml.name, f"page geometry does not fit the image: {e}")
+            continue
+        for line_id, text, poly, tl_id in found:
+            yield Line(line_id, text,
+                       _loader(cache, img_path, poly * [sx, sy], geometry == "polygon", padding),
+                       page_key, doc, {"line_id": tl_id})
 
 
-def _loader(cache, img_path: Path, poly: np.ndarray, use_poly: bool, padding: int,
-            pw: float, ph: float):
+def _loader(cache, img_path: Path, poly: np.ndarray, use_poly: bool, padding: int):
     def load() -> np.ndarray:
         page = cache.get(img_path)
-        h, w = page.shape[:2]
-        p = poly
-        if pw and ph and (abs(pw - w) > 1 or abs(ph - h) > 1):
-            p = poly * [w / pw, h / ph]
-        return crop_region(page, bbox(p), p if use_poly else None, padding)
+        return crop_region(page, bbox(poly), poly if use_poly else None, padding)
 
     return load

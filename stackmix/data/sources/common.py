@@ -96,7 +96,11 @@ class Report:
         lines = [f"prepared {self.dataset!r} in {self.out}: "
                  + ", ".join(f"{k} {v}" for k, v in self.counts.items())
                  + f" (total {sum(self.counts.values())})"]
-        lines.append(f"alphabet ({len(self.alphabet)} chars, from train): {self.alphabet!r}")
+        if self.counts.get("train"):
+            lines.append(f"alphabet ({len(self.alphabet)} chars, from train): {self.alphabet!r}")
+        else:
+            lines.append("no train line in this dataset: its characters are not compared with a "
+                         "train alphabet (the model's alphabet decides at evaluation)")
         for st, stats in self.length.items():
             if stats:
                 lines.append(f"  {st} text length: min {stats['min']}, mean {stats['mean']}, "
@@ -110,11 +114,36 @@ class Report:
         if not self.skipped:
             lines.append("nothing skipped")
         else:
-            reasons = Counter(s.reason.split(":")[0] for s in self.skipped)
-            lines.append(f"skipped {len(self.skipped)} item(s): "
-                         + ", ".join(f"{r} ×{n}" for r, n in reasons.most_common()))
-            lines += [f"  - {s}" for s in self.skipped]
+            groups = skip_groups(self.skipped)
+            lines.append(f"skipped {len(self.skipped)} item(s) for {len(groups)} reason(s) "
+                         f"(all listed in {REPORT_NAME}):")
+            for kind, items in groups:
+                shown = items[:SKIP_EXAMPLES]
+                more = f" (+{len(items) - len(shown)} more)" if len(items) > len(shown) else ""
+                lines.append(f"  ×{len(items)} {kind}")
+                lines += [f"      {s}" for s in shown]
+                if more:
+                    lines.append(f"      …{more}")
         return "\n".join(lines)
+
+
+SKIP_EXAMPLES = 3
+_VARYING = re.compile(r"'[^']*'|\"[^\"]*\"|\S*[/\\]\S*"  # quoted, paths
+                      r"|\S+\.(?:xml|png|jpe?g|tiff?|txt)\b|\d+(?:[.,]\d+)?")  # files, numbers
+
+
+def skip_kind(reason: str) -> str:
+    """A skip reason with its varying parts (names, paths, numbers) replaced by ``…``, so that
+    the skips of one cause group together."""
+    return re.sub(r"(…[\s,×x.-]*)+…", "…", _VARYING.sub("…", reason))
+
+
+def skip_groups(skipped: list[Skipped]) -> list[tuple[str, list[Skipped]]]:
+    """Skips grouped by :func:`skip_kind`, biggest group first (ties: first seen first)."""
+    groups: dict[str, list[Skipped]] = {}
+    for s in skipped:
+        groups.setdefault(skip_kind(s.reason), []).append(s)
+    return sorted(groups.items(), key=lambda kv: -len(kv[1]))
 
 
 def _length_stats(texts: list[str]) -> dict:
@@ -130,7 +159,11 @@ def build_report(dataset: str, out: Path, rows: list[dict], skipped: list[Skippe
     by_stage = {st: [r["text"] for r in rows if r["stage"] == st] for st in STAGES}
     alphabet = derive_alphabet(by_stage["train"])
     seen = set(alphabet)
-    unseen = {st: "".join(sorted(set("".join(by_stage[st])) - seen)) for st in ("valid", "test")}
+    if by_stage["train"]:
+        unseen = {st: "".join(sorted(set("".join(by_stage[st])) - seen))
+                  for st in ("valid", "test")}
+    else:  # e.g. a test-only import: there is no train alphabet to compare with
+        unseen = {"valid": "", "test": ""}
     outside = ""
     if config_alphabet:
         outside = "".join(sorted(seen - set(config_alphabet)))

@@ -140,9 +140,50 @@ def test_alto_missing_image_and_bad_xml(tmp_path):
                                                 a=(0, 0, 1, 1), b=(0, 0, 1, 1), poly="0 0 1 1"))
     skipped = []
     assert list(iter_lines("alto", tmp_path, skip=lambda i, r: skipped.append((i, r)))) == []
-    assert skipped == [("a.xml", "page image nope.png not found next to the XML")]
+    assert len(skipped) == 1 and skipped[0][0] == "a.xml"
+    assert skipped[0][1].startswith(f"page image nope.png not found; looked in {tmp_path}")
+    assert "images=" in skipped[0][1]
     (tmp_path / "b.xml").write_text("<alto><broken")
     from stackmix.data.sources.common import ConversionError
 
     with pytest.raises(ConversionError, match="not well-formed XML"):
         list(iter_lines("alto", tmp_path / "b.xml", skip=lambda i, r: None))
+
+
+def _alto_page(folder: Path, stem: str, img_name: str, size=(120, 200), seed=0, coords_scale=1.0):
+    folder.mkdir(parents=True, exist_ok=True)
+    a = tuple(round(v * coords_scale) for v in (10, 20, 50, 15))
+    (folder / f"{stem}.xml").write_text(ALTO.format(
+        v=4, unit="pixel", img=img_name, pw=size[1], ph=size[0], a=a, b=(0, 0, 5, 5),
+        poly=" ".join(str(round(v * coords_scale)) for v in (100, 60, 150, 60, 150, 90))))
+
+
+def test_alto_images_in_a_sibling_folder_or_images_option(tmp_path):
+    # collections often ship alto/ and jpg/ (or images/) side by side
+    coll = tmp_path / "coll"
+    _alto_page(coll / "alto", "p1", "p1.png")
+    (coll / "jpg").mkdir()
+    img = _page(coll / "jpg", "p1.png")
+    lines = list(iter_lines("alto", coll / "alto", skip=lambda i, r: "empty" in r or pytest.fail(r)))
+    assert np.array_equal(lines[0].load(), img[20:35, 10:60])
+    # images= anywhere (nested below it), fileName with a foreign absolute path
+    _alto_page(tmp_path / "xml", "p2", "C:\\scans\\p2.png")
+    (tmp_path / "elsewhere" / "box3").mkdir(parents=True)
+    img2 = _page(tmp_path / "elsewhere" / "box3", "p2.png", seed=4)
+    skipped = []
+    assert list(iter_lines("alto", tmp_path / "xml", skip=lambda i, r: skipped.append(r))) == []
+    assert "pass images=" in skipped[0]
+    lines = list(iter_lines("alto", tmp_path / "xml", images=tmp_path / "elsewhere",
+                            skip=lambda i, r: "empty" in r or pytest.fail(r)))
+    assert np.array_equal(lines[0].load(), img2[20:35, 10:60])
+
+
+def test_alto_geometry_beyond_the_image_refuses_the_page(tmp_path):
+    # the XML's coordinates are 1.6x the image although its declared size matches the image
+    _alto_page(tmp_path, "big", "big.png", coords_scale=1.6)
+    _page(tmp_path, "big.png")
+    skipped = []
+    assert list(iter_lines("alto", tmp_path, skip=lambda i, r: skipped.append((i, r)))) == []
+    assert [i for i, _ in skipped] == ["big_001", "big.xml"]
+    reason = skipped[1][1]
+    assert "does not fit the image" in reason and "200×120" in reason and "none of" in reason

@@ -107,3 +107,37 @@ def test_writer_split_needs_writers(tmp_path):
     assert all(len(v) == 1 for v in by_writer.values()) and len(by_writer) == 2
     with pytest.raises(ConversionError, match="unknown split"):
         assign_stages(lines, split="random", skip=lambda i, r: None)
+
+
+def test_split_by_document_pattern_keeps_each_document_in_one_stage():
+    # a flat folder of pages: letter<k>-<page>; 30 letters of 1-4 pages, 3 lines per page
+    keys = [f"letter{k:02d}-{p}" for k in range(30) for p in range(1 + k % 4) for _ in range(3)]
+    keys.append("cover")  # no document number: reported, not guessed
+    skipped = []
+    out = assign_stages(_lines(keys), split="group", group_pattern=r"^(letter\d+)-\d+$", seed=1,
+                        skip=lambda i, r: skipped.append(r))
+    stages: dict[str, set] = {}
+    for ln, st in out:
+        stages.setdefault(ln.extra["group"], set()).add(st)
+    assert len(stages) == 30 and all(len(v) == 1 for v in stages.values())
+    assert {next(iter(v)) for v in stages.values()} == {"train", "valid", "test"}
+    assert skipped == ["page 'cover' does not match group_pattern '^(letter\\\\d+)-\\\\d+$'"]
+    # the page split, for contrast, does separate pages of one letter
+    by_page = assign_stages(_lines(keys[:-1]), split="page", seed=1, skip=lambda i, r: None)
+    spread: dict[str, set] = {}
+    for ln, st in by_page:
+        spread.setdefault(ln.page.split("-")[0], set()).add(st)
+    assert any(len(v) > 1 for v in spread.values())
+    with pytest.raises(ConversionError, match="needs task.group_pattern"):
+        assign_stages(_lines(keys), split="group", skip=lambda i, r: None)
+    with pytest.raises(ConversionError, match="not a valid regular expression"):
+        assign_stages(_lines(keys), split="group", group_pattern="(", skip=lambda i, r: None)
+
+
+def test_test_only_import_does_not_report_unseen_characters(tmp_path):
+    make_folder(tmp_path / "in")
+    report = import_dataset("gt_txt", tmp_path / "in", tmp_path / "out", split="none",
+                            stage="test")
+    assert report.unseen == {"valid": "", "test": ""}
+    text = report.summary()
+    assert "never seen in train" not in text and "no train line" in text

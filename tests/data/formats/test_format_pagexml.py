@@ -94,3 +94,33 @@ def test_pagexml_polygon_and_import(tmp_path):
     assert crop[-1, -1] == 255  # bottom-right corner is outside the triangle
     assert report.counts == {"train": 0, "valid": 3, "test": 0}
     assert [s.item for s in report.skipped] == ["p_003"]
+
+
+def test_pagexml_declared_size_differs_from_the_image_is_rescaled(tmp_path, caplog):
+    # coordinates drawn on a 320x192 scan (1.6x), the image shipped is 200x120
+    img = _page(tmp_path / "p.png", 5)
+    xml = PAGE.format(ver="2019-07-15", img="p.png", w=320, h=192)
+    xml = xml.replace("100,70 150,70 150,100 100,100", "160,112 240,112 240,160 160,160")
+    (tmp_path / "p.xml").write_text(xml)
+    with caplog.at_level("WARNING"):
+        lines = list(iter_lines("pagexml", tmp_path, skip=lambda i, r: None))
+    assert lines[0].text == "read first"
+    assert np.array_equal(lines[0].load(), img[70:100, 100:150])
+    assert "declares a 320×192 page but p.png is 200×120" in caplog.text
+
+
+def test_pagexml_geometry_that_does_not_fit_is_refused_not_cropped(tmp_path):
+    # declared size = image size, but one line lies 1.6x too far: the whole page is refused
+    _page(tmp_path / "p.png", 6)
+    xml = PAGE.format(ver="2019-07-15", img="p.png", w=200, h=120)
+    xml = xml.replace("100,70 150,70 150,100 100,100", "160,112 240,112 240,160 160,160")
+    (tmp_path / "p.xml").write_text(xml)
+    skipped = []
+    assert list(iter_lines("pagexml", tmp_path, skip=lambda i, r: skipped.append((i, r)))) == []
+    assert skipped[-1][0] == "p.xml"
+    assert "x 10..240, y 10..160" in skipped[-1][1] and "is 200×120" in skipped[-1][1]
+    # without a declared size the same check applies
+    (tmp_path / "p.xml").write_text(xml.replace('imageWidth="200" imageHeight="120"', ""))
+    skipped = []
+    assert list(iter_lines("pagexml", tmp_path, skip=lambda i, r: skipped.append((i, r)))) == []
+    assert "declares no page size" in skipped[-1][1]
