@@ -20,7 +20,7 @@ def write_predictions(path: str | Path, rows: Iterable[dict]) -> Path:
                        lineterminator="\n", extrasaction="ignore")
     w.writeheader()
     for r in rows:
-        w.writerow({**r, "cer": f"{line_cer(r['prediction'], r['text']):.4f}"})
+        w.writerow({**r, "cer": f"{line_cer(r['text'], r['prediction']):.4f}"})
     atomic_write_text(path, buf.getvalue())
     return Path(path)
 

@@ -1,6 +1,7 @@
-"""Alphabet, text normalization and the CTC codec.
+"""Alphabet, text normalization and the CTC codec (text ↔ class indices).
 
 Index 0 of every codec is the CTC blank; character ``i`` of the alphabet is class ``i + 1``.
+Decoding CTC outputs is :mod:`stackmix.ctc`'s job; the codec only maps its labels to text.
 """
 from __future__ import annotations
 
@@ -10,9 +11,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Iterable, Sequence
 
-import numpy as np
-
-BLANK = 0
+from stackmix.ctc import BLANK, best_paths, collapse
+from stackmix.ctc import min_frames as ctc_min_frames  # noqa: F401  (re-exported)
 
 _WS = re.compile(r"\s+")
 
@@ -117,27 +117,12 @@ class CTCCodec:
         return "".join(self.alphabet[i - 1] for i in indices if i != BLANK)
 
     def ctc_collapse(self, path: Sequence[int]) -> list[int]:
-        """Best-path collapse: merge repeats, then drop blanks."""
-        out: list[int] = []
-        prev = BLANK
-        for p in path:
-            p = int(p)
-            if p != prev and p != BLANK:
-                out.append(p)
-            prev = p
-        return out
+        """Best-path collapse (:func:`stackmix.ctc.collapse`): merge repeats, drop blanks."""
+        return collapse(path)
 
     def decode_path(self, path: Sequence[int]) -> str:
-        return self.decode(self.ctc_collapse(path))
+        return self.decode(collapse(path))
 
     def decode_greedy(self, log_probs) -> list[str]:
         """Greedy decoding of a batch of outputs shaped (batch, time, classes)."""
-        paths = np.asarray(log_probs.argmax(-1).cpu() if hasattr(log_probs, "cpu") else
-                           np.argmax(log_probs, -1))
-        return [self.decode_path(p) for p in paths]
-
-
-def ctc_min_frames(labels: Sequence[int]) -> int:
-    """Frames CTC needs to emit ``labels``: one per symbol plus one blank between repeats."""
-    repeats = sum(1 for a, b in zip(labels, labels[1:]) if a == b)
-    return len(labels) + repeats
+        return [self.decode(labels) for labels, _ in best_paths(log_probs)]

@@ -25,6 +25,10 @@ def test_wer_and_accuracy_hand_computed():
 
 
 def test_line_cer():
+    # line_cer(reference, prediction)
     assert line_cer("abc", "abc") == 0.0
-    assert line_cer("", "abcd") == 1.0
-    assert line_cer("abd", "abc") == pytest.approx(1 / 3)
+    assert line_cer("abcd", "") == 1.0
+    assert line_cer("abc", "abd") == pytest.approx(1 / 3)
+    assert line_cer("kitten", "sitting") == pytest.approx(3 / 6)
+    assert line_cer("", "") == 0.0 and line_cer("", "x") == 1.0
+    assert line_cer("ab", "abcdef") == pytest.approx(4 / 2)  # edits over the reference length

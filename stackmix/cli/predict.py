@@ -58,7 +58,7 @@ def _inputs(cfg: DictConfig) -> tuple[list[Path], list[Any] | None, list[str] | 
 
 
 def _rows(results, samples, normalizer) -> list[dict]:
-    from stackmix.inference.evaluation import line_error_rate
+    from stackmix.metrics import line_cer
 
     by_path = {str(s.path): s for s in samples} if samples is not None else {}
     rows = []
@@ -69,7 +69,7 @@ def _rows(results, samples, normalizer) -> list[dict]:
         if s is not None:
             ref = normalizer(s.text)
             row.update(sample_id=s.sample_id, reference=ref,
-                       cer=round(line_error_rate(ref, r.text), 6))
+                       cer=round(line_cer(ref, r.text), 6))
         rows.append(row)
     return rows
 

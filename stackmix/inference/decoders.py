@@ -2,7 +2,7 @@
 
 Every decoder returns one :class:`Hypothesis` per line: the text, one confidence per character
 (the highest posterior of that character over the frames aligned to it, in [0, 1]) and their
-mean. Decoders:
+mean (0 for an empty text). Best path and alignment come from :mod:`stackmix.ctc`. Decoders:
 
 - :class:`GreedyDecoder`: best path (argmax per frame, merge repeats, drop blanks). The default.
 - :class:`BeamSearchDecoder`: CTC prefix beam search, optionally guided by a character n-gram LM
@@ -21,8 +21,9 @@ from typing import Any, Iterable, Mapping, Protocol, Sequence
 
 import numpy as np
 
+from stackmix.ctc import (BLANK, aligned_confidences, as_log_probs, best_paths,
+                          mean_confidence)
 from stackmix.inference.lm import EOS, CharNgramLM, Lexicon, is_word_char
-from stackmix.text import BLANK
 
 log = logging.getLogger(__name__)
 
@@ -33,11 +34,8 @@ NEG_INF = float("-inf")
 class Hypothesis:
     text: str
     char_probs: list[float] = field(default_factory=list)
-    confidence: float = 1.0  # mean of char_probs; for an empty text, the mean blank posterior
+    confidence: float = 0.0  # mean of char_probs; 0 for an empty text (nothing was recognized)
     score: float | None = None  # decoder's own score (log domain), when it has one
-
-    def as_dict(self) -> dict:
-        return {"text": self.text, "confidence": self.confidence, "char_probs": self.char_probs}
 
 
 class Decoder(Protocol):
@@ -46,86 +44,13 @@ class Decoder(Protocol):
     def __call__(self, log_probs: Any) -> list[Hypothesis]: ...
 
 
-def _as_numpy(log_probs: Any) -> np.ndarray:
-    if hasattr(log_probs, "detach"):
-        log_probs = log_probs.detach().float().cpu().numpy()
-    arr = np.asarray(log_probs, dtype=np.float32)
-    if arr.ndim == 2:
-        arr = arr[None]
-    if arr.ndim != 3:
-        raise ValueError(f"log-probabilities must be (B, T, C) or (T, C), got shape {arr.shape}")
-    return arr
+def hypothesis(text: str, probs: Sequence[float], score: float | None = None) -> Hypothesis:
+    """A hypothesis with its per-character confidences clipped to [0, 1] and their mean.
 
-
-def _hypothesis(text: str, probs: Sequence[float], lp: np.ndarray, score=None) -> Hypothesis:
-    probs = [float(min(1.0, max(0.0, p))) for p in probs]
-    if probs:
-        conf = float(np.mean(probs))
-    else:
-        conf = float(np.exp(lp[:, BLANK]).mean()) if len(lp) else 1.0
-    return Hypothesis(text, probs, min(1.0, max(0.0, conf)), score)
-
-
-def greedy_path(lp: np.ndarray) -> tuple[list[int], list[float]]:
-    """Labels of the best path of one line (T, C) and, per label, its max posterior over its run."""
-    path = lp.argmax(-1)
-    best = np.exp(lp[np.arange(len(lp)), path])
-    labels: list[int] = []
-    probs: list[float] = []
-    prev = BLANK
-    for t, p in enumerate(path.tolist()):
-        if p != BLANK:
-            if p != prev:
-                labels.append(p)
-                probs.append(float(best[t]))
-            else:
-                probs[-1] = max(probs[-1], float(best[t]))
-        prev = p
-    return labels, probs
-
-
-def align_char_probs(lp: np.ndarray, labels: Sequence[int]) -> list[float]:
-    """Per-label confidence from the CTC forced (Viterbi) alignment of ``labels`` to ``lp`` (T, C).
-
-    Each label's confidence is its highest posterior over the frames the alignment gives it. When
-    the labels cannot be aligned (more than T frames needed), each label falls back to its highest
-    posterior over the whole line.
+    An empty text gets confidence 0 (:func:`stackmix.ctc.mean_confidence`).
     """
-    labels = list(labels)
-    if not labels:
-        return []
-    T = lp.shape[0]
-    ext = np.full(2 * len(labels) + 1, BLANK, dtype=np.int64)
-    ext[1::2] = labels
-    S = len(ext)
-    # the skip transition s-2 -> s is allowed into a label that differs from the previous label
-    skip = np.zeros(S, dtype=bool)
-    skip[3::2] = ext[3::2] != ext[1:-2:2]
-    emit = lp[:, ext]  # (T, S)
-    dp = np.full(S, NEG_INF, dtype=np.float64)
-    dp[0] = emit[0, 0]
-    if S > 1:
-        dp[1] = emit[0, 1]
-    back = np.zeros((T, S), dtype=np.int8)  # 0: stay, 1: from s-1, 2: from s-2
-    for t in range(1, T):
-        prev1 = np.concatenate(([NEG_INF], dp[:-1]))
-        prev2 = np.concatenate(([NEG_INF, NEG_INF], dp[:-2]))
-        prev2 = np.where(skip, prev2, NEG_INF)
-        cand = np.stack([dp, prev1, prev2])
-        arg = cand.argmax(0)
-        back[t] = arg
-        dp = cand[arg, np.arange(S)] + emit[t]
-    ends = [S - 1, S - 2] if S > 1 else [S - 1]
-    s = max(ends, key=lambda i: dp[i])
-    if not np.isfinite(dp[s]):
-        return [float(np.exp(lp[:, c].max())) for c in labels]
-    probs = [0.0] * len(labels)
-    for t in range(T - 1, -1, -1):
-        if s % 2 == 1:
-            k = s // 2
-            probs[k] = max(probs[k], float(np.exp(lp[t, ext[s]])))
-        s -= int(back[t, s])
-    return probs
+    probs = [float(min(1.0, max(0.0, p))) for p in probs]
+    return Hypothesis(text, probs, mean_confidence(probs), score)
 
 
 class GreedyDecoder:
@@ -137,12 +62,8 @@ class GreedyDecoder:
         self.alphabet = alphabet
 
     def __call__(self, log_probs: Any) -> list[Hypothesis]:
-        out = []
-        for lp in _as_numpy(log_probs):
-            labels, probs = greedy_path(lp)
-            text = "".join(self.alphabet[i - 1] for i in labels)
-            out.append(_hypothesis(text, probs, lp))
-        return out
+        return [hypothesis("".join(self.alphabet[i - 1] for i in labels), probs)
+                for labels, probs in best_paths(log_probs)]
 
 
 def _logaddexp(a: float, b: float) -> float:
@@ -279,10 +200,10 @@ class BeamSearchDecoder:
             if s > best_score:
                 best_text, best_score = prefix, s
         labels = [index[ch] for ch in best_text]
-        return _hypothesis(best_text, align_char_probs(lp, labels), lp, best_score)
+        return hypothesis(best_text, aligned_confidences(lp, labels), best_score)
 
     def __call__(self, log_probs: Any) -> list[Hypothesis]:
-        return [self.decode_line(lp) for lp in _as_numpy(log_probs)]
+        return [self.decode_line(lp) for lp in as_log_probs(log_probs)]
 
 
 class PyCTCDecoder:
@@ -315,11 +236,11 @@ class PyCTCDecoder:
 
     def __call__(self, log_probs: Any) -> list[Hypothesis]:
         out = []
-        for lp in _as_numpy(log_probs):
+        for lp in as_log_probs(log_probs):
             text = self._decoder.decode(lp, beam_width=self.beam_width)
             known = "".join(c for c in text if c in self.alphabet)
             labels = [self.alphabet.index(c) + 1 for c in known]
-            out.append(_hypothesis(known, align_char_probs(lp, labels), lp))
+            out.append(hypothesis(known, aligned_confidences(lp, labels)))
         return out
 
 

@@ -28,6 +28,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
+from rapidfuzz.distance import Levenshtein
+
+from stackmix.metrics import line_cer
+
 log = logging.getLogger(__name__)
 
 N_WORST = 20
@@ -37,58 +41,38 @@ THUMB_MAX_W = 900
 
 # ---------------------------------------------------------------------- alignment
 def align(ref: str, hyp: str) -> list[tuple[str, str, str]]:
-    """Minimal edit alignment of ``hyp`` against ``ref``.
+    """Minimal edit alignment of ``hyp`` against ``ref`` (rapidfuzz ``Levenshtein.opcodes``).
 
     Returns ``(op, ref_char, hyp_char)`` steps with op ``"="`` (match), ``"s"`` (substitution),
     ``"d"`` (deletion: ref char missing, hyp_char ``""``), ``"i"`` (insertion: ref_char ``""``).
-    Ties prefer substitution, then deletion, then insertion.
+    Where several minimal alignments exist, the matched characters are rapidfuzz's choice, and
+    within each stretch of errors between two matches the substitutions come first, then the
+    surplus deletions (or insertions): ``("abc", "x")`` → ``s d d``, ``("a", "xyz")`` → ``s i i``.
     """
-    n, m = len(ref), len(hyp)
-    prev = list(range(m + 1))
-    back = [[2] * (m + 1)]  # 0 diag, 1 up (deletion), 2 left (insertion)
-    for i in range(1, n + 1):
-        cur = [i] + [0] * m
-        row = [1] + [0] * m
-        rc = ref[i - 1]
-        for j in range(1, m + 1):
-            diag = prev[j - 1] + (rc != hyp[j - 1])
-            up = prev[j] + 1
-            left = cur[j - 1] + 1
-            if diag <= up and diag <= left:
-                cur[j], row[j] = diag, 0
-            elif up <= left:
-                cur[j], row[j] = up, 1
-            else:
-                cur[j], row[j] = left, 2
-        back.append(row)
-        prev = cur
-    steps = []
-    i, j = n, m
-    while i > 0 or j > 0:
-        b = back[i][j] if i > 0 else 2
-        if i > 0 and j > 0 and b == 0:
-            steps.append(("=" if ref[i - 1] == hyp[j - 1] else "s", ref[i - 1], hyp[j - 1]))
-            i, j = i - 1, j - 1
-        elif i > 0 and (b == 1 or j == 0):
-            steps.append(("d", ref[i - 1], ""))
-            i -= 1
+    steps: list[tuple[str, str, str]] = []
+    gap = [0, 0, 0, 0]  # ref[gap[0]:gap[1]] against hyp[gap[2]:gap[3]], all errors
+
+    def flush() -> None:
+        i0, i1, j0, j1 = gap
+        k = min(i1 - i0, j1 - j0)
+        steps.extend(("s", ref[i0 + a], hyp[j0 + a]) for a in range(k))
+        steps.extend(("d", ref[i], "") for i in range(i0 + k, i1))
+        steps.extend(("i", "", hyp[j]) for j in range(j0 + k, j1))
+
+    for op in Levenshtein.opcodes(ref, hyp):
+        if op.tag == "equal":
+            flush()
+            steps.extend(("=", ref[i], hyp[j]) for i, j in
+                         zip(range(op.src_start, op.src_end), range(op.dest_start, op.dest_end)))
+            gap[:] = [op.src_end, op.src_end, op.dest_end, op.dest_end]
         else:
-            steps.append(("i", "", hyp[j - 1]))
-            j -= 1
-    steps.reverse()
+            gap[1], gap[3] = op.src_end, op.dest_end
+    flush()
     return steps
 
 
 def edit_count(steps: Sequence[tuple[str, str, str]]) -> int:
     return sum(1 for op, _, _ in steps if op != "=")
-
-
-def line_error_rate(ref: str, hyp: str, steps=None) -> float:
-    """CER of one line; an empty reference scores 1 for a non-empty prediction, else 0."""
-    if not ref:
-        return float(len(hyp) > 0)
-    steps = align(ref, hyp) if steps is None else steps
-    return edit_count(steps) / len(ref)
 
 
 @dataclass
@@ -265,7 +249,7 @@ def _write_report(out_dir: Path, results, images, primary, title, info, n_worst)
         for r in rows:
             steps = align(r["text"], r["prediction"])
             lines.append({**r, "steps": steps, "edits": edit_count(steps),
-                          "cer": line_error_rate(r["text"], r["prediction"], steps),
+                          "cer": line_cer(r["text"], r["prediction"]),
                           "path": r.get("path") or paths.get(str(r.get("sample_id")))})
         per_line[name] = lines
         metrics[name] = m

@@ -6,109 +6,15 @@ the outer edges of the first and last character are half a character pitch outsi
 Frames are then mapped to pixels of the original image: frame ``f`` of ``T`` starts at model-input
 column ``f * W / T`` and input column ``x`` is original column ``x / scale_x``.
 
-Two ways to get runs:
-
-* ``emission_runs(path)``: the greedy (argmax) path, as in the paper; only meaningful when the
-  path decodes to the reference text.
-* ``ctc_forced_align(log_probs, labels)``: the most likely CTC alignment of the *reference*
-  labels (Viterbi), usable also on lines the model decodes with a few errors.
+Runs come from :mod:`stackmix.ctc`: the greedy (argmax) path's runs, as in the paper (only
+meaningful when the path decodes to the reference text), or the forced (Viterbi) alignment of the
+*reference* labels, usable also on lines the model decodes with a few errors.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
-from stackmix.text import BLANK
-
-
-@dataclass(frozen=True)
-class Runs:
-    """Per emitted character: its class index and frame range ``[start, end)``."""
-
-    labels: np.ndarray  # (n,) int
-    starts: np.ndarray  # (n,) int
-    ends: np.ndarray  # (n,) int, exclusive
-
-    def __len__(self) -> int:
-        return len(self.labels)
-
-
-def emission_runs(path) -> Runs:
-    """Runs of the greedy path: maximal blocks of one repeated non-blank class.
-
-    Matches ``CTCCodec.ctc_collapse``: repeats merge into one character, a blank between two equal
-    classes separates two characters.
-    """
-    path = np.asarray(path).reshape(-1)
-    t = len(path)
-    if t == 0:
-        e = np.zeros(0, dtype=np.int64)
-        return Runs(e, e, e)
-    change = np.ones(t, dtype=bool)
-    change[1:] = path[1:] != path[:-1]
-    starts = np.flatnonzero(change)
-    ends = np.append(starts[1:], t)
-    labels = path[starts]
-    keep = labels != BLANK
-    return Runs(labels[keep].astype(np.int64), starts[keep], ends[keep])
-
-
-def ctc_forced_align(log_probs: np.ndarray, labels) -> Runs | None:
-    """Viterbi alignment of ``labels`` (class indices, no blanks) to ``log_probs`` (T, C).
-
-    Returns the runs of the best CTC path that collapses to ``labels``, or ``None`` when no such
-    path exists (more labels than the frames can hold).
-    """
-    lp = np.asarray(log_probs, dtype=np.float64)
-    labels = np.asarray(labels, dtype=np.int64).reshape(-1)
-    t_len, n = lp.shape[0], len(labels)
-    if n == 0:
-        return None
-    s_len = 2 * n + 1
-    ext = np.zeros(s_len, dtype=np.int64)
-    ext[1::2] = labels
-    emit = lp[:, ext]  # (T, S)
-    can_skip = np.zeros(s_len, dtype=bool)  # s-2 -> s allowed: label state, differs from previous
-    can_skip[3::2] = labels[1:] != labels[:-1]
-    neg = -np.inf
-    alpha = np.full(s_len, neg)
-    alpha[0] = emit[0, 0]
-    alpha[1] = emit[0, 1]
-    back = np.zeros((t_len, s_len), dtype=np.int8)
-    cand = np.full((3, s_len), neg)
-    cols = np.arange(s_len)
-    for t in range(1, t_len):
-        cand[0] = alpha
-        cand[1, 1:] = alpha[:-1]
-        cand[2, 2:] = np.where(can_skip[2:], alpha[:-2], neg)
-        best = cand.argmax(0)
-        alpha = cand[best, cols] + emit[t]
-        back[t] = best
-    last = s_len - 1 if alpha[s_len - 1] >= alpha[s_len - 2] else s_len - 2
-    if not np.isfinite(alpha[last]):
-        return None
-    states = np.empty(t_len, dtype=np.int64)
-    s = last
-    for t in range(t_len - 1, -1, -1):
-        states[t] = s
-        s -= int(back[t, s])
-    on_label = states % 2 == 1
-    idx = (states - 1) // 2
-    frames = np.flatnonzero(on_label)
-    k = idx[frames]
-    starts = np.full(n, -1, dtype=np.int64)
-    ends = np.zeros(n, dtype=np.int64)
-    # frames of label k are contiguous; first/last occurrence per k
-    first = np.ones(len(frames), dtype=bool)
-    first[1:] = k[1:] != k[:-1]
-    starts[k[first]] = frames[first]
-    last_mask = np.ones(len(frames), dtype=bool)
-    last_mask[:-1] = k[1:] != k[:-1]
-    ends[k[last_mask]] = frames[last_mask] + 1
-    if (starts < 0).any():  # pragma: no cover - a valid CTC path visits every label
-        return None
-    return Runs(labels.copy(), starts, ends)
+from stackmix.ctc import Runs
 
 
 def frame_boundaries(runs: Runs, num_frames: int) -> np.ndarray:

@@ -1,4 +1,8 @@
-"""LightningModule: CTC training, greedy decoding, corpus-level CER/WER/accuracy."""
+"""LightningModule: CTC training, greedy decoding, corpus-level CER/WER/accuracy.
+
+Validation and test decode with the same function (:meth:`HTRModule.decode`, i.e.
+:func:`stackmix.ctc.best_paths`), the one the inference ``GreedyDecoder`` uses.
+"""
 from __future__ import annotations
 
 from typing import Any
@@ -10,8 +14,9 @@ import torch.nn.functional as F
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
+from stackmix.ctc import BLANK, best_paths, mean_confidence
 from stackmix.metrics import text_metrics
-from stackmix.text import BLANK, CTCCodec
+from stackmix.text import CTCCodec
 
 
 def _plain(obj: Any) -> Any:
@@ -86,9 +91,9 @@ class HTRModule(L.LightningModule):
             blank=BLANK, reduction="mean", zero_infinity=True,
         )
 
-    def decode(self, log_probs: torch.Tensor) -> list[str]:
-        paths = log_probs.argmax(-1).cpu().numpy()
-        return [self.codec.decode_path(p) for p in paths]
+    def decode(self, log_probs: torch.Tensor) -> list[tuple[str, list[float]]]:
+        """Greedy (best-path) decoding: per line, the text and one confidence per character."""
+        return [(self.codec.decode(labels), probs) for labels, probs in best_paths(log_probs)]
 
     # ------------------------------------------------------------------ training
     def on_fit_start(self) -> None:
@@ -145,12 +150,12 @@ class HTRModule(L.LightningModule):
         self.log("train/nonfinite_steps", self.nonfinite_steps.float(), sync_dist=False)
 
     # ------------------------------------------------------------------ evaluation
-    def _eval_step(self, batch: dict, metrics) -> tuple[torch.Tensor, list[str]]:
+    def _eval_step(self, batch: dict, metrics) -> tuple[torch.Tensor, list[tuple[str, list]]]:
         log_probs = self.log_probs(batch["images"])
         loss = self.ctc_loss(log_probs, batch)
-        preds = self.decode(log_probs)
-        metrics.update(preds, batch["texts"])
-        return loss, preds
+        decoded = self.decode(log_probs)
+        metrics.update([text for text, _ in decoded], batch["texts"])
+        return loss, decoded
 
     def validation_step(self, batch: dict, batch_idx: int) -> None:
         loss, _ = self._eval_step(batch, self.val_metrics)
@@ -165,34 +170,20 @@ class HTRModule(L.LightningModule):
         self.test_rows = []
 
     def test_step(self, batch: dict, batch_idx: int) -> None:
-        # Test rows carry confidences; ``module.test_decoder`` (any stackmix.inference decoder)
-        # replaces greedy decoding here when set.
-        from stackmix.inference.decoders import GreedyDecoder
-
-        log_probs = self.log_probs(batch["images"])
-        loss = self.ctc_loss(log_probs, batch)
-        decoder = getattr(self, "test_decoder", None) or GreedyDecoder(self.codec.alphabet)
-        hyps = decoder(log_probs)
-        self.test_metrics.update([h.text for h in hyps], batch["texts"])
+        loss, decoded = self._eval_step(batch, self.test_metrics)
         self.log("test/loss", loss, on_epoch=True, batch_size=len(batch["texts"]), sync_dist=True)
-        for sid, ref, h in zip(batch["sample_ids"], batch["texts"], hyps):
-            self.test_rows.append({"sample_id": sid, "text": ref, "prediction": h.text,
-                                   "confidence": h.confidence, "char_probs": h.char_probs})
+        for sid, ref, (text, probs) in zip(batch["sample_ids"], batch["texts"], decoded):
+            self.test_rows.append({"sample_id": sid, "text": ref, "prediction": text,
+                                   "confidence": mean_confidence(probs), "char_probs": probs})
 
     def on_test_epoch_end(self) -> None:
         self.log_dict(self.test_metrics.compute())
         self.test_metrics.reset()
         if dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
+            # the evaluation sampler gives every test line to exactly one rank
             gathered: list[list[dict]] = [[] for _ in range(dist.get_world_size())]
             dist.all_gather_object(gathered, self.test_rows)
-            seen: set[str] = set()
-            rows = []
-            for part in gathered:
-                for r in part:
-                    if r["sample_id"] not in seen:  # DistributedSampler pads with repeats
-                        seen.add(r["sample_id"])
-                        rows.append(r)
-            self.test_rows = rows
+            self.test_rows = [r for part in gathered for r in part]
 
     # ------------------------------------------------------------------ optimization
     def configure_optimizers(self):

@@ -59,8 +59,8 @@ def compute_masks(module, samples, *, root: Path, device: str, batch_size: int =
     from stackmix.data.image import resize_pad
     from stackmix.data.image import ImageReadError, read_gray
     from stackmix.metrics import line_cer
-    from stackmix.mix.boundaries import (ctc_forced_align, emission_runs, input_scale_x,
-                                         line_boundaries)
+    from stackmix.ctc import emission_runs, forced_align
+    from stackmix.mix.boundaries import input_scale_x, line_boundaries
     from stackmix.mix.ink import column_ink
 
     if align not in ("greedy", "forced"):
@@ -102,14 +102,13 @@ def compute_masks(module, samples, *, root: Path, device: str, batch_size: int =
         t0 = time.perf_counter()
         T = lp.shape[1]
         for s, img, line_lp in zip(ok, imgs, lp):
-            path = line_lp.argmax(-1)
-            decoded = codec.decode_path(path)
+            runs = emission_runs(line_lp.argmax(-1))  # the greedy path's characters
+            decoded = codec.decode(runs.labels)
             if decoded == s.text:
                 stats["exact"] += 1
                 cer = 0.0
-                runs = emission_runs(path)
             else:
-                cer = line_cer(decoded, s.text)
+                cer = line_cer(s.text, decoded)
                 stats["edits"] += cer * len(s.text)
                 if align != "forced":
                     rejected[REJECT_TEXT] += 1
@@ -117,7 +116,7 @@ def compute_masks(module, samples, *, root: Path, device: str, batch_size: int =
                 if cer > max_cer:
                     rejected[REJECT_CER] += 1
                     continue
-                runs = ctc_forced_align(line_lp, codec.encode(s.text))
+                runs = forced_align(line_lp, codec.encode(s.text))
                 if runs is None:
                     rejected[REJECT_ALIGN] += 1
                     continue

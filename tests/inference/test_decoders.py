@@ -7,7 +7,6 @@ import pytest
 from stackmix.inference.decoders import (
     BeamSearchDecoder,
     GreedyDecoder,
-    align_char_probs,
     build_decoder,
 )
 from stackmix.inference.evaluation import corpus_metrics
@@ -124,15 +123,6 @@ def test_char_lm_is_a_distribution():
         total = sum(math.exp(lm.score(ctx, c)) for c in list(ALPHABET) + [EOS])
         assert total == pytest.approx(1.0, abs=1e-9)
     assert lm.perplexity(["the cat sat"]) < lm.perplexity(["tsa thc eat"])
-
-
-def test_align_char_probs_follows_the_alignment():
-    lp = frames("aab", {2: ("d", 0.3)}, alphabet=ALPHABET)  # a _ a _ b(0.66) _
-    probs = align_char_probs(lp, [2, 2, 3])
-    assert probs[0] == pytest.approx(0.98) and probs[1] == pytest.approx(0.98)
-    assert probs[2] == pytest.approx(0.66, abs=1e-6)
-    # more labels than frames allow: falls back to each label's best frame
-    assert len(align_char_probs(lp[:2], [2, 2, 3])) == 3
 
 
 def test_build_decoder_from_config(tmp_path):

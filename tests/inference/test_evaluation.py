@@ -10,18 +10,18 @@ from stackmix.inference.evaluation import (
     Confusions,
     align,
     corpus_metrics,
-    line_error_rate,
     write_evaluation_report,
 )
+from stackmix.metrics import line_cer
 
 
 def test_align_counts_minimal_edits():
     steps = align("kitten", "sitting")
     assert [op for op, _, _ in steps] == ["s", "=", "=", "=", "s", "=", "i"]
-    assert line_error_rate("kitten", "sitting") == pytest.approx(3 / 6)
+    assert line_cer("kitten", "sitting") == pytest.approx(3 / 6)
     assert [op for op, _, _ in align("abc", "")] == ["d", "d", "d"]
     assert [op for op, _, _ in align("", "ab")] == ["i", "i"]
-    assert line_error_rate("", "") == 0.0 and line_error_rate("", "x") == 1.0
+    assert line_cer("", "") == 0.0 and line_cer("", "x") == 1.0
 
 
 def test_confusions_and_corpus_metrics():
@@ -96,3 +96,22 @@ def test_report_replaces_the_folder_atomically_and_can_be_lenient(tmp_path):
         write_evaluation_report(out, {}, images=images)
     assert (out / "report.md").is_file()  # a failed write leaves the previous report
     assert write_evaluation_report(out, {}, strict=False) is None
+
+
+def test_align_tie_break_is_the_documented_one():
+    # among minimal alignments, a stretch of errors shows its substitutions first, then the
+    # surplus deletions or insertions
+    assert [op for op, _, _ in align("abc", "x")] == ["s", "d", "d"]
+    assert [op for op, _, _ in align("a", "xyz")] == ["s", "i", "i"]
+    assert align("aXYb", "aZb") == [("=", "a", "a"), ("s", "X", "Z"), ("d", "Y", ""),
+                                    ("=", "b", "b")]
+    assert align("aZb", "aXYb") == [("=", "a", "a"), ("s", "Z", "X"), ("i", "", "Y"),
+                                    ("=", "b", "b")]
+    # every alignment is minimal: its edits are the Levenshtein distance
+    rng = np.random.default_rng(0)
+    for _ in range(300):
+        ref = "".join(rng.choice(list("ab c"), size=rng.integers(0, 9)))
+        hyp = "".join(rng.choice(list("ab c"), size=rng.integers(0, 9)))
+        steps = align(ref, hyp)
+        assert "".join(r for _, r, _ in steps) == ref and "".join(h for _, _, h in steps) == hyp
+        assert sum(op != "=" for op, _, _ in steps) == line_cer(ref, hyp) * len(ref) or not ref

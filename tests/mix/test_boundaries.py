@@ -1,9 +1,9 @@
 import numpy as np
 
+from stackmix.ctc import emission_runs
 from stackmix.data.image import resize_pad
-from stackmix.mix.boundaries import (ctc_forced_align, emission_runs, frame_boundaries,
-                                     frames_to_pixels, input_scale_x, line_boundaries,
-                                     refine_with_ink)
+from stackmix.mix.boundaries import (frame_boundaries, frames_to_pixels, input_scale_x,
+                                     line_boundaries, refine_with_ink)
 from stackmix.text import CTCCodec
 
 
@@ -24,48 +24,11 @@ def test_boundaries_from_hand_built_ctc_path():
     np.testing.assert_allclose(px, [4.0, 32.0, 52.0, 76.0])
 
 
-def test_runs_agree_with_codec_collapse_on_random_paths():
-    codec = CTCCodec("abcd")
-    rng = np.random.default_rng(0)
-    for _ in range(200):
-        path = rng.integers(0, 5, size=rng.integers(1, 30))
-        runs = emission_runs(path)
-        assert runs.labels.tolist() == codec.ctc_collapse(path)
-        assert (runs.starts < runs.ends).all()
-        assert (runs.ends[:-1] <= runs.starts[1:]).all()
-
-
 def test_outer_edges_and_single_character():
     runs = emission_runs([0, 0, 3, 3, 0])
     b = frame_boundaries(runs, 5)
     assert b[0] <= 2 and b[1] >= 4 and b[0] >= 0 and b[1] <= 5
     assert frame_boundaries(emission_runs([0, 0]), 2).size == 0
-
-
-def _log_probs_for(path, num_classes, sharp=8.0):
-    lp = np.full((len(path), num_classes), -sharp)
-    lp[np.arange(len(path)), path] = 0.0
-    return lp - np.log(np.exp(lp).sum(1, keepdims=True))
-
-
-def test_forced_alignment_recovers_the_path_of_the_reference():
-    path = [0, 1, 1, 0, 2, 0, 2, 2, 0, 3, 0]
-    lp = _log_probs_for(path, 4)
-    runs = ctc_forced_align(lp, [1, 2, 2, 3])
-    greedy = emission_runs(path)
-    assert runs.starts.tolist() == greedy.starts.tolist()
-    assert runs.ends.tolist() == greedy.ends.tolist()
-
-
-def test_forced_alignment_of_a_misread_line_and_infeasible_one():
-    # the model reads "ac" but the reference is "ab": the b is placed where the c was emitted
-    path = [0, 1, 1, 0, 0, 3, 3, 0]
-    lp = _log_probs_for(path, 4, sharp=3.0)
-    runs = ctc_forced_align(lp, [1, 2])
-    assert runs.labels.tolist() == [1, 2]
-    assert runs.starts[0] == 1 and runs.starts[1] >= 3
-    # "aa" needs 3 frames (a, blank, a): impossible in 2
-    assert ctc_forced_align(_log_probs_for([1, 1], 3), [1, 1]) is None
 
 
 def test_input_scale_matches_resize_pad():
