@@ -85,6 +85,10 @@ def build(cfg: DictConfig):
 def run(cfg: DictConfig) -> dict:
     t0 = time.perf_counter()
     L.seed_everything(cfg.seed, workers=True)
+    if cfg.get("threads"):
+        import torch
+
+        torch.set_num_threads(int(cfg.threads))
     out_dir = Path(cfg.paths.output_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     _compiler_caches_in(Path(cfg.paths.cache_dir))
@@ -102,6 +106,10 @@ def run(cfg: DictConfig) -> dict:
         raise
 
     metrics: dict = {"dataset": dm.name, "aug": cfg.aug.get("name"), "seed": cfg.seed, **dm.info()}
+    blank = module.all_blank_warning()
+    if blank:
+        log.warning(blank)
+    metrics["all_blank"] = bool(blank)
     metrics.pop("alphabet", None)
     metrics["epochs"] = trainer.current_epoch
     ckpt_cb = trainer.checkpoint_callback

@@ -168,6 +168,7 @@ class HTRDataModule(L.LightningDataModule):
         by_stage = {st: marking.stage(st) for st in ("train", "valid", "test")}
         if not by_stage["train"]:
             raise DatasetError(f"dataset {self.name!r} ({self.root}/marking.csv) has no 'train' rows")
+        by_stage["train"] = self._limit_train(by_stage["train"])
         alphabet = self.dataset_cfg.get("alphabet")
         if alphabet:
             alphabet = str(alphabet)
@@ -188,6 +189,25 @@ class HTRDataModule(L.LightningDataModule):
                     "%s split: characters outside the alphabet %s stay in the reference text and "
                     "count as errors", stage, dict(unknown))
         self._codec = codec
+
+    def _limit_train(self, samples: list[Sample]) -> list[Sample]:
+        """``dataset.train_limit=N``: a seeded random N of the train lines (valid/test stay whole),
+        e.g. to see how a recipe does with as little data as a small collection has. The alphabet
+        is then derived from these N lines only, as it would be for such a collection."""
+        limit = self.dataset_cfg.get("train_limit")
+        if limit is None:
+            return samples
+        limit = int(limit)
+        if limit <= 0:
+            raise DatasetError(f"dataset.train_limit must be a positive number of lines, got {limit}")
+        if limit >= len(samples):
+            return samples
+        import random
+
+        keep = set(random.Random(self.seed).sample(range(len(samples)), limit))
+        log.info("dataset.train_limit=%d: training on %d of %d train lines (seed %d)",
+                 limit, limit, len(samples), self.seed)
+        return [s for i, s in enumerate(samples) if i in keep]
 
     def _check_train(self, samples: list[Sample], codec: CTCCodec) -> list[Sample]:
         policy = self.dataset_cfg.get("unknown_train_chars", "error")

@@ -16,6 +16,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from stackmix.ctc import BLANK, best_paths, mean_confidence
 from stackmix.metrics import text_metrics
+from stackmix.model.schedule import total_steps_for
 from stackmix.text import CTCCodec
 
 
@@ -157,14 +158,35 @@ class HTRModule(L.LightningModule):
         metrics.update([text for text, _ in decoded], batch["texts"])
         return loss, decoded
 
+    def on_validation_epoch_start(self) -> None:
+        self._val_empty = [0, 0]  # [empty predictions, lines]
+
     def validation_step(self, batch: dict, batch_idx: int) -> None:
-        loss, _ = self._eval_step(batch, self.val_metrics)
+        loss, preds = self._eval_step(batch, self.val_metrics)
         self.log("val/loss", loss, on_epoch=True, prog_bar=False, batch_size=len(batch["texts"]),
                  sync_dist=True)
+        self._val_empty[0] += sum(1 for text, _ in preds if not text)
+        self._val_empty[1] += len(preds)
 
     def on_validation_epoch_end(self) -> None:
         self.log_dict(self.val_metrics.compute(), prog_bar=True)
         self.val_metrics.reset()
+        empty, lines = self._val_empty
+        if lines:
+            # share of validation lines read as "" (all blanks): 1.0 early in training, and a
+            # run that ends there has not learned to read yet (see all_blank_warning)
+            self.log("val/empty", empty / lines, sync_dist=True)
+            if not self.trainer.sanity_checking:
+                self.last_val_empty = empty / lines
+
+    def all_blank_warning(self) -> str | None:
+        """A message when the last validation still read every line as empty, else None."""
+        if getattr(self, "last_val_empty", 0.0) < 1.0:
+            return None
+        return (f"the model still reads every validation line as empty after {self.global_step} "
+                "optimizer steps: it has not left CTC's all-blank phase. Train for longer "
+                "(trainer.max_steps, trainer.max_time or trainer.max_epochs), or on a CPU use "
+                "experiment=cpu, whose budget and schedule are sized for small data.")
 
     def on_test_epoch_start(self) -> None:
         self.test_rows = []
@@ -194,7 +216,11 @@ class HTRModule(L.LightningModule):
             return optimizer
         sched_cfg = dict(sched_cfg)
         interval = sched_cfg.pop("interval", "step")
-        if sched_cfg.get("_target_", "").endswith("OneCycleLR"):
+        if sched_cfg.get("_target_", "").endswith("BudgetOneCycleLR"):
+            total, fraction = total_steps_for(self.trainer)
+            sched_cfg.setdefault("total_steps", total)
+            sched_cfg["time_fraction"] = fraction
+        elif sched_cfg.get("_target_", "").endswith("OneCycleLR"):
             sched_cfg.setdefault("total_steps", int(self.trainer.estimated_stepping_batches))
         scheduler = instantiate(sched_cfg, optimizer=optimizer)
         return {"optimizer": optimizer,

@@ -71,3 +71,19 @@ def test_blot_geometry_scales_with_line_height():
     half = scale_aug_to_height(aug, 64)["blots"]
     assert half["height_range"] == [25, 50] and half["width_range"] == [10, 50]
     assert half["thickness_range"] == [1, 2] and half["p"] == 0.5
+
+
+def test_train_limit_keeps_a_seeded_subset_and_whole_eval_splits(tiny_dataset):
+    full = dm_for(tiny_dataset)
+    a, b = dm_for(tiny_dataset, train_limit=5), dm_for(tiny_dataset, train_limit=5)
+    ids = [s.sample_id for s in a.splits["train"]]
+    assert len(ids) == 5 and ids == [s.sample_id for s in b.splits["train"]]  # same seed, same lines
+    assert set(ids) < {s.sample_id for s in full.splits["train"]}
+    assert ids != [s.sample_id for s in full.splits["train"]][:5]  # a random draw, not the head
+    assert len(a.splits["valid"]) == len(full.splits["valid"])
+    assert len(a.splits["test"]) == len(full.splits["test"])
+    # the alphabet is that of the lines actually trained on
+    assert set(a.codec.alphabet) == set("".join(s.text for s in a.splits["train"]))
+    assert len(dm_for(tiny_dataset, train_limit=1000).splits["train"]) == len(full.splits["train"])
+    with pytest.raises(DatasetError, match="train_limit"):
+        dm_for(tiny_dataset, train_limit=0).codec
