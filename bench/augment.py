@@ -9,12 +9,6 @@ cv2.setNumThreads(1)). Settings are the paper's (conf/aug/blots.yaml).
 """
 from __future__ import annotations
 
-import sys  # noqa: E402
-from pathlib import Path  # noqa: E402
-
-# bench/stackmix.py is named like the package: keep this folder off the import path
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
-
 import os
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")

@@ -116,6 +116,39 @@ def true_inner_boundaries(extents) -> np.ndarray:
     return (e[:-1, 1] + e[1:, 0]) / 2
 
 
+def true_char_masks(root: str | Path, stage: str = "train",
+                    extents_file: str = "char_extents.json") -> CharMasks:
+    """Char masks of a dataset whose renderer recorded each character's true ``[x0, x1)``
+    columns (the synthetic dataset's ``char_extents.json``): no model needed.
+
+    Bounds run from the first character's start to the last one's end, with inner boundaries
+    midway between neighbours. ``meta["source"]`` says where they came from.
+    """
+    from PIL import Image
+
+    from stackmix.data.marking import read_marking
+
+    root = Path(root).expanduser().resolve()
+    ext_path = root / extents_file
+    if not ext_path.is_file():
+        raise CharMasksError(f"no {extents_file} in {root}: true character extents exist only for "
+                             "datasets that record them (the synthetic dataset does)")
+    extents = json.loads(ext_path.read_text(encoding="utf-8"))
+    lines = []
+    for s in read_marking(root, check_images=False).stage(stage):
+        ext = extents.get(s.sample_id)
+        if ext is None or len(ext) != len(s.text):
+            raise CharMasksError(f"{ext_path}: sample {s.sample_id!r} has "
+                                 f"{'no' if ext is None else len(ext)} extents for its "
+                                 f"{len(s.text)} characters")
+        with Image.open(s.path) as im:
+            w, h = im.size
+        bounds = [float(ext[0][0]), *true_inner_boundaries(ext).tolist(), float(ext[-1][1])]
+        lines.append(LineMask(s.sample_id, s.path.relative_to(root).as_posix(), s.text, w, h,
+                              bounds))
+    return CharMasks(root.name, str(root), lines, meta={"source": f"true extents ({extents_file})"})
+
+
 def boundary_errors(masks: CharMasks, extents: dict[str, list]) -> dict:
     """Errors of the inner boundaries of ``masks`` against true per-character extents (e.g. the
     synthetic dataset's ``char_extents.json``), in units of each line's mean character width

@@ -3,7 +3,8 @@ import json
 import numpy as np
 import pytest
 
-from stackmix.mix.masks import CharMasks, CharMasksError, LineMask, boundary_errors
+from stackmix.mix.masks import (CharMasks, CharMasksError, LineMask, boundary_errors,
+                                true_char_masks, true_inner_boundaries)
 
 
 def test_round_trip(tmp_path):
@@ -36,3 +37,29 @@ def test_boundary_error_in_character_widths():
     r = boundary_errors(off, ext)
     assert r["boundaries"] == 3 and r["lines"] == 1
     np.testing.assert_allclose(r["median"], 0.2)
+
+
+def test_true_char_masks_of_the_synthetic_dataset(tmp_path):
+    from PIL import Image
+
+    from stackmix.data.synthetic import EXTENTS_FILE, ensure_synthetic
+
+    root = ensure_synthetic(tmp_path / "syn", workers=0, progress=False, n_train=6, n_valid=2,
+                            n_test=2, seed=1)
+    extents = json.loads((root / EXTENTS_FILE).read_text())
+    masks = true_char_masks(root)
+    assert len(masks.lines) == 6 and masks.meta["source"].startswith("true extents")
+    for m in masks.lines:
+        ext = extents[m.sample_id]
+        assert m.bounds[0] == ext[0][0] and m.bounds[-1] == ext[-1][1]
+        np.testing.assert_allclose(m.bounds[1:-1], true_inner_boundaries(ext))
+        assert (m.width, m.height) == Image.open(root / m.path).size
+    assert boundary_errors(masks, extents)["median"] == 0.0
+
+    extents[masks.lines[0].sample_id] = extents[masks.lines[0].sample_id][:-1]
+    (root / EXTENTS_FILE).write_text(json.dumps(extents))
+    with pytest.raises(CharMasksError, match=masks.lines[0].sample_id):
+        true_char_masks(root)
+    (root / EXTENTS_FILE).unlink()
+    with pytest.raises(CharMasksError, match="char_extents.json"):
+        true_char_masks(root)
