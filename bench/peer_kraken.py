@@ -15,7 +15,7 @@ What it does, one step after the other (so the two trainings never share the CPU
    exactly as this project's training normalizes it), one folder per split, and one manifest
    (``train.txt``, ``valid.txt``, ``test.txt``: image paths, one a line) per split.
 3. **kraken**: ``ketos train`` on the train manifest with the valid manifest as its evaluation set
-   (kraken's defaults otherwise), stopped after ``--minutes`` of wall time (SIGINT, which kraken
+   (kraken's defaults otherwise), stopped after ``--minutes`` of wall time (SIGTERM, which kraken
    answers by saving ``checkpoint_abort.ckpt``); then ``ketos test`` on the test manifest with the
    best validated checkpoint (the abort checkpoint when no validation ran within the budget).
    kraken's test CER is 1 − its character accuracy (errors ÷ characters).
@@ -188,15 +188,20 @@ def dataset_source(args) -> tuple[Path, object, str]:
 
 # -------------------------------------------------------------------------------------- kraken
 def _stop(proc: subprocess.Popen, grace: float = 180.0) -> None:
-    """SIGINT (kraken saves checkpoint_abort.ckpt), then SIGTERM/SIGKILL if it lingers."""
-    for sig, wait in ((signal.SIGINT, grace), (signal.SIGTERM, 30.0), (signal.SIGKILL, 30.0)):
-        if proc.poll() is not None:
-            return
-        os.killpg(proc.pid, sig)
+    """SIGTERM to ketos itself: Lightning stops at the next batch and kraken saves
+    ``checkpoint_abort.ckpt`` (SIGINT to the group was seen to hang in DataLoader teardown);
+    then SIGKILL to the whole group if anything lingers."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
         try:
-            proc.wait(timeout=wait)
+            proc.wait(timeout=grace)
         except subprocess.TimeoutExpired:
-            continue
+            pass
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    proc.wait()
 
 
 def best_checkpoint(folder: Path) -> tuple[Path | None, str]:
@@ -236,10 +241,11 @@ def run_kraken(venv: Path, data: Path, run: Path, minutes: float, args) -> dict:
                           *args.kraken_args]
     print("kraken     $ " + " ".join(train_cmd), flush=True)
     log = run / "kraken_train.log"
+    env = dict(os.environ, PYTHONUNBUFFERED="1")  # the log keeps everything up to the stop
     t0 = time.perf_counter()
     with open(log, "w", encoding="utf-8") as fh:
         proc = subprocess.Popen(train_cmd, stdout=fh, stderr=subprocess.STDOUT, cwd=run,
-                                start_new_session=True)
+                                env=env, start_new_session=True)
         try:
             proc.wait(timeout=minutes * 60)
             stopped = "finished by itself"
@@ -269,6 +275,12 @@ def run_kraken(venv: Path, data: Path, run: Path, minutes: float, args) -> dict:
 
 
 # ------------------------------------------------------------------------------- this project
+def max_time(minutes: float) -> str:
+    """Lightning's ``max_time`` string (DD:HH:MM:SS) for a budget in minutes."""
+    total = round(minutes * 60)
+    return f"{total // 86400:02d}:{total // 3600 % 24:02d}:{total // 60 % 60:02d}:{total % 60:02d}"
+
+
 def run_ours(run: Path, minutes: float, dataset: str, root: Path, args) -> dict:
     if args.ours_run is not None:
         metrics_path = Path(args.ours_run) / "metrics.json"
@@ -277,7 +289,7 @@ def run_ours(run: Path, minutes: float, dataset: str, root: Path, args) -> dict:
         out_dir = run / "ours"
         cmd = [sys.executable, str(REPO / "train.py"), f"experiment={args.ours_experiment}",
                f"dataset={dataset}", f"dataset.root={root}",
-               f"++trainer.max_time={{minutes: {minutes:g}}}", f"hydra.run.dir={out_dir}",
+               f"++trainer.max_time={max_time(minutes)}", f"hydra.run.dir={out_dir}",
                *args.ours_overrides]
         print("ours       $ " + " ".join(cmd), flush=True)
         env = dict(os.environ)

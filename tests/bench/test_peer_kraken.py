@@ -67,3 +67,11 @@ def test_report_and_checkpoint_choice(tmp_path: Path) -> None:
     for name in ("checkpoint_00-0.1000.ckpt", "checkpoint_01-0.3000.ckpt", "checkpoint_02-0.2000.ckpt"):
         (tmp_path / name).write_bytes(b"")
     assert best_checkpoint(tmp_path)[0].name == "checkpoint_01-0.3000.ckpt"
+
+
+def test_max_time_string():
+    from peer_kraken import max_time
+
+    assert max_time(60) == "00:01:00:00"
+    assert max_time(2.5) == "00:00:02:30"
+    assert max_time(1500) == "01:01:00:00"
