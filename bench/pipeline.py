@@ -34,6 +34,7 @@ from hydra import compose, initialize_config_module
 
 from stackmix import resolvers  # noqa: F401
 from stackmix.data.datamodule import HTRDataModule
+from stackmix.mix import build_generator
 from stackmix.mix.bank import build_bank, default_height
 from stackmix_gen import synthetic_true_masks
 
@@ -66,7 +67,8 @@ def measure(dataset: str, aug: str, workers: int, batches: int, batch_size: int,
     cfg = compose_cfg(dataset, aug, tmp, extra)
     dm = HTRDataModule(cfg.dataset, aug=cfg.aug, batch_size=batch_size, num_workers=workers,
                        seed=0, cache_images=True, cache_dir=cfg.paths.cache_dir,
-                       time_steps=256, persistent_workers=False)
+                       time_steps=256, persistent_workers=False,
+                       stackmix_factory=build_generator)
     loader = dm.train_dataloader()
     it = iter(loader)
     for _ in range(max(1, workers)):  # start-up (worker spawn, cache open, first batches) excluded

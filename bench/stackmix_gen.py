@@ -153,17 +153,17 @@ def bench_mask_error(masks: CharMasks, root: Path, label: str) -> dict:
 def synthetic_masks_from_ckpt(ckpt: str, root: Path, limit: int | None, align: str,
                               max_cer: float, snaps=(0.0, 0.25)) -> list[tuple[str, CharMasks]]:
     from stackmix.data.marking import read_marking
-    from stackmix.tasks.char_masks import compute_masks, load_model, pick_device, resolve_checkpoint
+    from stackmix.inference.recognizer import Recognizer
+    from stackmix.mix.masking import compute_masks
     from stackmix.text import Normalizer
 
-    device = pick_device("auto")
-    module = load_model(resolve_checkpoint(ckpt), device)
-    norm = Normalizer.from_config(dict(module.hparams.get("normalize") or {}))
+    recognizer = Recognizer.load(ckpt, device="auto")
+    norm = Normalizer.from_config(recognizer.normalize)
     samples = read_marking(root, normalize=norm).stage("train")[: limit or None]
     out = []
     for snap in snaps:
         t0 = time.perf_counter()
-        lines, rejected, stats = compute_masks(module, samples, root=root, device=device,
+        lines, rejected, stats = compute_masks(recognizer, samples, root=root,
                                                align=align, max_cer=max_cer, snap=snap,
                                                progress=False)
         print(f"masks      synthetic align={align} max_cer={max_cer} snap={snap}: {len(lines)} of {len(samples)} train lines used "

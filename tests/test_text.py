@@ -58,5 +58,11 @@ def test_normalizer_collapses_whitespace_and_replaces():
     assert norm("e\u0301") == "é"
 
 
+def test_normalizer_lowercase_folds_case_only_when_asked():
+    assert Normalizer(lowercase=True)("Le Chêne  À") == "le chêne à"
+    assert Normalizer()("Le Chêne") == "Le Chêne"
+    assert Normalizer.from_config({"lowercase": True})("ABC") == "abc"
+
+
 def test_derive_alphabet_sorted_unique():
     assert derive_alphabet(["ba", "ca b"]) == " abc"

@@ -21,7 +21,6 @@ from stackmix import resolvers  # noqa: F401  (registers ${sm.*} resolvers)
 log = logging.getLogger("stackmix.predict")
 
 FIELDS = ["path", "text", "confidence", "char_confidences"]
-SPLIT_FIELDS = ["sample_id", "reference", "cer"]
 
 
 class PredictError(Exception):
@@ -98,7 +97,8 @@ def format_rows(rows: list[dict], fmt: str) -> str:
 def run(cfg: DictConfig) -> list[dict]:
     """Recognize the configured images; returns the rows (also written/printed)."""
     from stackmix.inference.decoders import build_decoder
-    from stackmix.inference.engine import Recognizer, recognize
+    from stackmix.inference.engine import recognize
+    from stackmix.inference.recognizer import Recognizer
     from stackmix.fs import atomic_write_text
     from stackmix.data.image import ImageReadError
 

@@ -23,10 +23,11 @@ from omegaconf import DictConfig, OmegaConf  # noqa: E402
 
 from stackmix import resolvers  # noqa: F401  (registers ${sm.*} resolvers)
 from stackmix.training.checkpoint_io import AtomicCheckpointIO
-from stackmix.training.resume import resolve_resume
+from stackmix.training.resume import check_resume_alphabet, resolve_resume
 from stackmix.training.rng import RNGState
 from stackmix.report import TrainingHistory, summary_table, write_metrics, write_predictions
 from stackmix.inference.evaluation import write_evaluation_report
+from stackmix.mix import build_generator
 
 log = logging.getLogger("stackmix.train")
 
@@ -64,7 +65,8 @@ class Throughput(L.Callback):
 
 def build(cfg: DictConfig):
     """Instantiate the DataModule, LightningModule and Trainer from a composed config."""
-    dm = instantiate(cfg.data, dataset=cfg.dataset, aug=cfg.aug, _recursive_=False)
+    dm = instantiate(cfg.data, dataset=cfg.dataset, aug=cfg.aug, stackmix_factory=build_generator,
+                     _recursive_=False)
     codec = dm.codec
     module = instantiate(
         cfg.model, alphabet=codec.alphabet, image_h=dm.image_h, image_w=dm.image_w,
@@ -96,6 +98,7 @@ def run(cfg: DictConfig) -> dict:
     dm, module, trainer, history, throughput = build(cfg)
     log.info("output directory: %s", out_dir)
     if resume_from is not None:
+        check_resume_alphabet(resume_from, dm.codec.alphabet)
         log.info("resuming from %s", resume_from)
     try:
         trainer.fit(module, datamodule=dm, ckpt_path=str(resume_from) if resume_from else None,

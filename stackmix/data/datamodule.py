@@ -4,7 +4,7 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import lightning as L
 import torch
@@ -64,6 +64,7 @@ class HTRDataModule(L.LightningDataModule):
         verify_images: bool = True,
         cache_images: bool = False,
         cache_dir: str | None = None,
+        stackmix_factory: Callable[..., Any] | None = None,
     ):
         super().__init__()
         self.dataset_cfg = _cfg(dataset)
@@ -79,6 +80,9 @@ class HTRDataModule(L.LightningDataModule):
         self.verify_images = verify_images
         self.cache_images = cache_images
         self.cache_dir = cache_dir
+        # builds the StackMix generator of aug.stackmix (stackmix.mix.build_generator): handed in
+        # by the caller, so the data layer does not import the method built on top of it
+        self.stackmix_factory = stackmix_factory
         self._cache: ImageCache | None = None
         self._cache_pos: dict[str, int] = {}
         self.normalizer = Normalizer.from_config(self.dataset_cfg.get("normalize"))
@@ -276,16 +280,15 @@ class HTRDataModule(L.LightningDataModule):
         cfg = self.aug_cfg.get("stackmix")
         if not cfg:
             return None
-        try:
-            from stackmix.mix import build_generator
-        except ImportError as e:
+        if self.stackmix_factory is None:
             raise DatasetError(
-                f"aug={self.aug_cfg.get('name')} needs StackMix, which is not available ({e}). "
-                "Build a token bank first: python prepare.py task=char_masks ... then "
-                "python prepare.py task=stackmix (see README, 'StackMix')."
-            ) from None
-        return build_generator(cfg, dataset_cfg=self.dataset_cfg, codec=codec,
-                               train_samples=self.splits["train"], normalizer=self.normalizer)
+                f"aug={self.aug_cfg.get('name')} uses StackMix: give the data module "
+                "stackmix_factory=stackmix.mix.build_generator (train.py and the prepare.py tasks "
+                "do), and build a token bank first: python prepare.py task=char_masks ... then "
+                "python prepare.py task=stackmix (see README, 'StackMix').")
+        return self.stackmix_factory(cfg, dataset_cfg=self.dataset_cfg, codec=codec,
+                                     train_samples=self.splits["train"],
+                                     normalizer=self.normalizer)
 
     def dataset(self, split: str) -> LineDataset:
         self.setup()

@@ -7,8 +7,8 @@ mean (0 for an empty text). Best path and alignment come from :mod:`stackmix.ctc
 - :class:`GreedyDecoder`: best path (argmax per frame, merge repeats, drop blanks). The default.
 - :class:`BeamSearchDecoder`: CTC prefix beam search, optionally guided by a character n-gram LM
   (:class:`~stackmix.inference.lm.CharNgramLM`) and/or a word lexicon. Dependency-free.
-- :class:`PyCTCDecoder`: pyctcdecode's beam search with a KenLM word n-gram model (optional
-  packages ``pyctcdecode`` and ``kenlm``).
+- :class:`~stackmix.inference.pyctc.PyCTCDecoder`: pyctcdecode's beam search with a KenLM word
+  n-gram model (optional packages ``pyctcdecode`` and ``kenlm``).
 
 :func:`build_decoder` makes one from a config mapping (``decoder:`` in ``conf/predict.yaml``).
 """
@@ -206,44 +206,6 @@ class BeamSearchDecoder:
         return [self.decode_line(lp) for lp in as_log_probs(log_probs)]
 
 
-class PyCTCDecoder:
-    """pyctcdecode beam search, with a KenLM word model (ARPA or binary) when given."""
-
-    name = "pyctcdecode"
-
-    def __init__(self, alphabet: str, beam_width: int = 10, kenlm_model: str | None = None,
-                 unigrams: Iterable[str] | None = None, alpha: float = 0.5, beta: float = 1.0):
-        try:
-            from pyctcdecode import build_ctcdecoder
-        except ImportError:
-            raise ImportError(
-                "decoder.type=pyctcdecode needs the optional package pyctcdecode (and kenlm for "
-                "an n-gram model): pip install pyctcdecode kenlm; or use decoder.type=beam, the "
-                "built-in beam search with a character LM / lexicon") from None
-        if kenlm_model:
-            try:
-                import kenlm  # noqa: F401
-            except ImportError:
-                raise ImportError(
-                    f"decoder.kenlm_model={kenlm_model} needs the kenlm package "
-                    "(pip install kenlm; it compiles C++ code)") from None
-        self.alphabet = alphabet
-        self.beam_width = int(beam_width)
-        labels = [""] + list(alphabet)
-        self._decoder = build_ctcdecoder(
-            labels, kenlm_model_path=kenlm_model, unigrams=list(unigrams) if unigrams else None,
-            alpha=alpha, beta=beta)
-
-    def __call__(self, log_probs: Any) -> list[Hypothesis]:
-        out = []
-        for lp in as_log_probs(log_probs):
-            text = self._decoder.decode(lp, beam_width=self.beam_width)
-            known = "".join(c for c in text if c in self.alphabet)
-            labels = [self.alphabet.index(c) + 1 for c in known]
-            out.append(hypothesis(known, aligned_confidences(lp, labels)))
-        return out
-
-
 DECODER_TYPES = ("greedy", "beam", "pyctcdecode")
 
 
@@ -299,6 +261,8 @@ def build_decoder(cfg: Mapping | str | None, alphabet: str,
             lexicon=lexicon, oov_penalty=float(cfg.get("oov_penalty", -5.0)),
             prune=float(cfg.get("prune", 1e-3)), merge=str(cfg.get("merge", "sum")))
     if kind == "pyctcdecode":
+        from stackmix.inference.pyctc import PyCTCDecoder  # optional package, imported when asked
+
         return PyCTCDecoder(
             alphabet, beam_width=int(cfg.get("beam_width", 10)),
             kenlm_model=cfg.get("kenlm_model"),

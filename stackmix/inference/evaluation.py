@@ -4,24 +4,22 @@
 swapped in) holding
 
 - ``report.md`` (thumbnails in ``thumbs/``) and ``report.html`` (self-contained, errors
-  highlighted);
+  highlighted), rendered by :mod:`stackmix.inference.rendering` from jinja2 templates;
 - ``metrics.json``: CER / WER / string accuracy per decoder (corpus-level: total edits ÷ total
   reference characters or words, computed with the same torchmetrics objects as training);
 - ``confusions.csv``: substitutions / insertions / deletions counted over the split
   (``type,reference,prediction,count``);
 - ``predictions_<decoder>.csv``: one row per line with its CER and confidences.
+
+This module computes (alignment, confusions, metrics, per-line rows); rendering is elsewhere.
 """
 from __future__ import annotations
 
-import base64
 import csv
-import html
 import io
 import json
 import logging
 import os
-import shutil
-import tempfile
 import time
 from collections import Counter
 from dataclasses import dataclass
@@ -30,6 +28,8 @@ from typing import Any, Iterable, Mapping, Sequence
 
 from rapidfuzz.distance import Levenshtein
 
+from stackmix.fs import building_dir
+from stackmix.inference.rendering import render_report
 from stackmix.metrics import line_cer
 
 log = logging.getLogger(__name__)
@@ -133,19 +133,6 @@ def _sample_paths(images: Any) -> dict[str, str]:
 
 
 # ---------------------------------------------------------------------- writing
-def _fmt_pct(v) -> str:
-    return "-" if v is None else f"{100 * float(v):.2f} %"
-
-
-def _md_cell(text: str) -> str:
-    t = html.escape(text, quote=False).replace("|", "\\|").replace("\n", " ")
-    return f"`{t}`" if t and "`" not in t else (t or "∅")
-
-
-def _show_char(c: str) -> str:
-    return {" ": "␣", "\t": "⇥"}.get(c, c)
-
-
 def _thumbnail(path: str | None) -> bytes | None:
     if not path:
         return None
@@ -165,25 +152,6 @@ def _thumbnail(path: str | None) -> bytes | None:
     except Exception as e:  # a missing thumbnail must not sink the report
         log.warning("no thumbnail for %s: %s", path, e)
         return None
-
-
-def _highlight(steps) -> tuple[str, str]:
-    """HTML of the reference and the prediction with errors marked."""
-    ref, hyp = [], []
-    for op, r, h in steps:
-        r_, h_ = html.escape(_show_char(r) if r == " " and op != "=" else r), \
-            html.escape(_show_char(h) if h == " " and op != "=" else h)
-        if op == "=":
-            ref.append(r_)
-            hyp.append(h_)
-        elif op == "s":
-            ref.append(f'<span class="s">{r_}</span>')
-            hyp.append(f'<span class="s">{h_}</span>')
-        elif op == "d":
-            ref.append(f'<span class="d">{r_}</span>')
-        else:
-            hyp.append(f'<span class="i">{h_}</span>')
-    return "".join(ref), "".join(hyp)
 
 
 def _csv_text(rows: list[dict], fields: list[str]) -> str:
@@ -260,12 +228,10 @@ def _write_report(out_dir: Path, results, images, primary, title, info, n_worst)
     worst = [r for r in worst if r["edits"] > 0][:n_worst]
 
     out_dir = out_dir.resolve()
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o777 & ~umask)  # mkdtemp makes it private; the report is for everyone
-    try:
+    with building_dir(out_dir) as tmp:
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o777 & ~umask)  # mkdtemp makes it private; the report is for everyone
         thumbs_dir = tmp / "thumbs"
         thumbs_dir.mkdir()
         thumbs: list[tuple[str | None, bytes | None]] = []
@@ -293,136 +259,11 @@ def _write_report(out_dir: Path, results, images, primary, title, info, n_worst)
             (tmp / f"predictions_{_safe_name(name)}.csv").write_text(
                 _csv_text(out_rows, ["sample_id", "path", "text", "prediction", "cer",
                                      "confidence", "char_confidences"]), encoding="utf-8")
-        md = _markdown(title, info, metrics, primary, conf, worst, thumbs)
+        md, page = render_report(title, info, metrics, primary, conf, worst, thumbs, THUMB_H)
         (tmp / "report.md").write_text(md, encoding="utf-8")
-        (tmp / "report.html").write_text(_html(title, info, metrics, primary, conf, worst, thumbs),
-                                         encoding="utf-8")
-        _swap_dir(tmp, out_dir)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+        (tmp / "report.html").write_text(page, encoding="utf-8")
     log.info("evaluation report: %s", out_dir / "report.md")
     return metrics
-
-
-def _swap_dir(tmp: Path, final: Path) -> None:
-    """Replace ``final`` by ``tmp`` (a reader sees the old or the new folder, never a mix)."""
-    old = None
-    if final.exists():
-        old = final.parent / f".{final.name}.old-{os.getpid()}-{time.time_ns()}"
-        os.replace(final, old)
-    os.replace(tmp, final)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
-
-
-def _metrics_rows(metrics: dict) -> list[list[str]]:
-    rows = []
-    for name, m in metrics.items():
-        rows.append([name, _fmt_pct(m.get("cer")), _fmt_pct(m.get("wer")), _fmt_pct(m.get("acc")),
-                     str(m.get("lines", 0)), str(m.get("chars", 0)), str(m.get("words", 0)),
-                     "-" if m.get("mean_confidence") is None else f"{m['mean_confidence']:.3f}"])
-    return rows
-
-
-METRIC_HEAD = ["decoder", "CER", "WER", "string accuracy", "lines", "chars", "words",
-               "mean confidence"]
-
-
-def _top(counter: Counter, k: int = 20):
-    return counter.most_common(k)
-
-
-def _markdown(title, info, metrics, primary, conf, worst, thumbs) -> str:
-    out = [f"# {title}", ""]
-    for k, v in info.items():
-        out.append(f"- **{k}**: {v}")
-    if info:
-        out.append("")
-    out += ["## Metrics", "", "| " + " | ".join(METRIC_HEAD) + " |",
-            "|" + "---|" * len(METRIC_HEAD)]
-    out += ["| " + " | ".join(r) + " |" for r in _metrics_rows(metrics)]
-    out += ["", "CER and WER are corpus-level: total edits ÷ total reference characters (words).",
-            ""]
-    t = conf.totals()
-    out += [f"## Character errors ({primary})", "",
-            f"{t['substitutions']} substitutions, {t['insertions']} insertions, "
-            f"{t['deletions']} deletions (all counts in `confusions.csv`).", ""]
-    out += ["| substitution (reference → prediction) | count |", "|---|---|"]
-    out += [f"| {_md_cell(_show_char(r))} → {_md_cell(_show_char(h))} | {n} |"
-            for (r, h), n in _top(conf.substitutions)] or ["| – | 0 |"]
-    out += ["", "| deleted | count | | inserted | count |", "|---|---|---|---|---|"]
-    dels, ins = _top(conf.deletions), _top(conf.insertions)
-    if not dels and not ins:
-        out.append("| – | 0 | | – | 0 |")
-    for k in range(max(len(dels), len(ins))):
-        d = dels[k] if k < len(dels) else None
-        i = ins[k] if k < len(ins) else None
-        out.append(f"| {_md_cell(_show_char(d[0])) if d else ''} | {d[1] if d else ''} | "
-                   f"| {_md_cell(_show_char(i[0])) if i else ''} | {i[1] if i else ''} |")
-    out += ["", f"## The {len(worst)} worst lines ({primary})", ""]
-    if not worst:
-        out.append("Every line is recognized exactly.")
-    else:
-        out += ["| # | sample | CER | image / reference / prediction | confidence |",
-                "|---|---|---|---|---|"]
-        for k, (r, (rel, _)) in enumerate(zip(worst, thumbs), 1):
-            img = f'<img src="{rel}" height="{THUMB_H}"><br>' if rel else ""
-            conf_s = "-" if r.get("confidence") is None else f"{float(r['confidence']):.3f}"
-            out.append(f"| {k} | {_md_cell(str(r.get('sample_id', '')))} | "
-                       f"{100 * r['cer']:.1f} % | {img}ref: {_md_cell(r['text'])}<br>"
-                       f"hyp: {_md_cell(r['prediction'])} | {conf_s} |")
-    return "\n".join(out) + "\n"
-
-
-_CSS = """body{font-family:system-ui,sans-serif;margin:2em;max-width:1200px}
-table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:4px 8px;
-vertical-align:top}th{background:#f3f3f3}.t{font-family:monospace;white-space:pre}
-.s{background:#ffd27f}.d{background:#ff9c9c;text-decoration:line-through}.i{background:#9ccfff}
-img{display:block;margin-bottom:4px;image-rendering:auto}"""
-
-
-def _html(title, info, metrics, primary, conf, worst, thumbs) -> str:
-    e = html.escape
-    out = [f"<!doctype html><meta charset='utf-8'><title>{e(title)}</title>",
-           f"<style>{_CSS}</style><h1>{e(title)}</h1>"]
-    if info:
-        out.append("<ul>" + "".join(f"<li><b>{e(str(k))}</b>: {e(str(v))}</li>"
-                                    for k, v in info.items()) + "</ul>")
-    out.append("<h2>Metrics</h2><table><tr>" + "".join(f"<th>{e(h)}</th>" for h in METRIC_HEAD)
-               + "</tr>")
-    for r in _metrics_rows(metrics):
-        out.append("<tr>" + "".join(f"<td>{e(c)}</td>" for c in r) + "</tr>")
-    out.append("</table><p>Corpus-level: total edits ÷ total reference characters (words).</p>")
-    t = conf.totals()
-    out.append(f"<h2>Character errors ({e(primary)})</h2><p>{t['substitutions']} substitutions, "
-               f"{t['insertions']} insertions, {t['deletions']} deletions.</p>")
-    out.append("<table><tr><th>reference → prediction</th><th>count</th></tr>")
-    for (r, h), n in _top(conf.substitutions):
-        out.append(f"<tr><td class='t'>{e(_show_char(r))} → {e(_show_char(h))}</td>"
-                   f"<td>{n}</td></tr>")
-    out.append("</table><table><tr><th>deleted</th><th>count</th><th>inserted</th><th>count</th>"
-               "</tr>")
-    dels, ins = _top(conf.deletions), _top(conf.insertions)
-    for k in range(max(len(dels), len(ins))):
-        d = dels[k] if k < len(dels) else ("", "")
-        i = ins[k] if k < len(ins) else ("", "")
-        out.append(f"<tr><td class='t'>{e(_show_char(d[0]))}</td><td>{d[1]}</td>"
-                   f"<td class='t'>{e(_show_char(i[0]))}</td><td>{i[1]}</td></tr>")
-    out.append(f"</table><h2>The {len(worst)} worst lines ({e(primary)})</h2>")
-    out.append("<p><span class='s'>substituted</span> <span class='d'>deleted</span> "
-               "<span class='i'>inserted</span></p><table><tr><th>#</th><th>sample</th>"
-               "<th>CER</th><th>image, reference, prediction</th><th>confidence</th></tr>")
-    for k, (r, (_, data)) in enumerate(zip(worst, thumbs), 1):
-        img = (f"<img src='data:image/png;base64,{base64.b64encode(data).decode()}' "
-               f"height='{THUMB_H}'>" if data else "")
-        ref_h, hyp_h = _highlight(r["steps"])
-        conf_s = "-" if r.get("confidence") is None else f"{float(r['confidence']):.3f}"
-        out.append(f"<tr><td>{k}</td><td>{e(str(r.get('sample_id', '')))}</td>"
-                   f"<td>{100 * r['cer']:.1f} %</td><td>{img}<div class='t'>ref: {ref_h}</div>"
-                   f"<div class='t'>hyp: {hyp_h}</div></td><td>{conf_s}</td></tr>")
-    out.append("</table>")
-    return "\n".join(out) + "\n"
 
 
 # ---------------------------------------------------------------------- running a model

@@ -29,7 +29,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from stackmix.inference.engine import ONNX_META_KEY
+from stackmix.inference.recognizer import ONNX_META_KEY
 from stackmix.fs import atomic_path
 
 log = logging.getLogger(__name__)

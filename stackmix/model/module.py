@@ -92,9 +92,11 @@ class HTRModule(L.LightningModule):
             blank=BLANK, reduction="mean", zero_infinity=True,
         )
 
-    def decode(self, log_probs: torch.Tensor) -> list[tuple[str, list[float]]]:
-        """Greedy (best-path) decoding: per line, the text and one confidence per character."""
-        return [(self.codec.decode(labels), probs) for labels, probs in best_paths(log_probs)]
+    def decode(self, log_probs: torch.Tensor) -> tuple[list[str], list[list[float]]]:
+        """Greedy (best-path) decoding: the texts and, per line, one confidence per character."""
+        decoded = best_paths(log_probs)
+        return ([self.codec.decode(labels) for labels, _ in decoded],
+                [probs for _, probs in decoded])
 
     # ------------------------------------------------------------------ training
     def on_fit_start(self) -> None:
@@ -151,21 +153,22 @@ class HTRModule(L.LightningModule):
         self.log("train/nonfinite_steps", self.nonfinite_steps.float(), sync_dist=False)
 
     # ------------------------------------------------------------------ evaluation
-    def _eval_step(self, batch: dict, metrics) -> tuple[torch.Tensor, list[tuple[str, list]]]:
+    def _eval_step(self, batch: dict, metrics) -> tuple[torch.Tensor, list[str], list[list[float]]]:
+        """Loss, predicted texts and their character confidences; updates ``metrics``."""
         log_probs = self.log_probs(batch["images"])
         loss = self.ctc_loss(log_probs, batch)
-        decoded = self.decode(log_probs)
-        metrics.update([text for text, _ in decoded], batch["texts"])
-        return loss, decoded
+        preds, char_probs = self.decode(log_probs)
+        metrics.update(preds, batch["texts"])
+        return loss, preds, char_probs
 
     def on_validation_epoch_start(self) -> None:
         self._val_empty = [0, 0]  # [empty predictions, lines]
 
     def validation_step(self, batch: dict, batch_idx: int) -> None:
-        loss, preds = self._eval_step(batch, self.val_metrics)
+        loss, preds, _ = self._eval_step(batch, self.val_metrics)
         self.log("val/loss", loss, on_epoch=True, prog_bar=False, batch_size=len(batch["texts"]),
                  sync_dist=True)
-        self._val_empty[0] += sum(1 for text, _ in preds if not text)
+        self._val_empty[0] += sum(1 for text in preds if not text)
         self._val_empty[1] += len(preds)
 
     def on_validation_epoch_end(self) -> None:
@@ -192,9 +195,9 @@ class HTRModule(L.LightningModule):
         self.test_rows = []
 
     def test_step(self, batch: dict, batch_idx: int) -> None:
-        loss, decoded = self._eval_step(batch, self.test_metrics)
+        loss, preds, char_probs = self._eval_step(batch, self.test_metrics)
         self.log("test/loss", loss, on_epoch=True, batch_size=len(batch["texts"]), sync_dist=True)
-        for sid, ref, (text, probs) in zip(batch["sample_ids"], batch["texts"], decoded):
+        for sid, ref, text, probs in zip(batch["sample_ids"], batch["texts"], preds, char_probs):
             self.test_rows.append({"sample_id": sid, "text": ref, "prediction": text,
                                    "confidence": mean_confidence(probs), "char_probs": probs})
 

@@ -13,12 +13,16 @@ log = logging.getLogger(__name__)
 def run(cfg: DictConfig) -> dict:
     from stackmix.data.datamodule import HTRDataModule
     from stackmix.inference.decoders import build_decoder
-    from stackmix.inference.engine import Recognizer, resolve_model_path
+    from stackmix.checkpoints import CheckpointError
+    from stackmix.inference.recognizer import Recognizer
     from stackmix.inference.evaluation import evaluate_samples, write_evaluation_report
 
     task = cfg.task
-    ckpt = resolve_model_path(task.ckpt)
-    recognizer = Recognizer.load(ckpt, device=task.get("device", "auto"))
+    try:
+        recognizer = Recognizer.load(task.ckpt, device=task.get("device", "auto"))
+    except (FileNotFoundError, CheckpointError) as e:
+        raise SystemExit(f"evaluate: {e}") from None
+    ckpt = recognizer.path
     dm = HTRDataModule(cfg.dataset, num_workers=0, verify_images=False)
     marking = dm.marking
     split = str(task.split)

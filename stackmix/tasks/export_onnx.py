@@ -31,11 +31,12 @@ def render_lines(alphabet: str, n: int, height: int = 64, seed: int = 0) -> list
 
 
 def run(cfg: DictConfig) -> dict:
-    from stackmix.inference.engine import expand_inputs, resolve_model_path
+    from stackmix.checkpoints import CheckpointError
+    from stackmix.inference.engine import expand_inputs
     from stackmix.inference.onnx_export import check_onnx, export_onnx
-    from stackmix.fs import atomic_write_json
+    from stackmix.inference.recognizer import Recognizer
     from stackmix.data.image import read_gray
-    from stackmix.model.module import HTRModule
+    from stackmix.fs import atomic_write_json
 
     task = cfg.task
     try:
@@ -44,8 +45,14 @@ def run(cfg: DictConfig) -> dict:
     except ImportError as e:
         raise SystemExit(f"export_onnx needs onnx and onnxruntime ({e.name} is missing): "
                          "pip install -e '.[onnx]'") from None
-    ckpt = resolve_model_path(task.ckpt)
-    module = HTRModule.load_from_checkpoint(str(ckpt), map_location="cpu", weights_only=True)
+    try:
+        recognizer = Recognizer.load(task.ckpt, device="cpu")
+    except (FileNotFoundError, CheckpointError) as e:
+        raise SystemExit(f"export_onnx: {e}") from None
+    if recognizer.backend != "torch":
+        raise SystemExit(f"export_onnx: {recognizer.path} is already an ONNX file; give the .ckpt "
+                         "it was exported from")
+    ckpt, module = recognizer.path, recognizer.module
     out = Path(task.out) if task.get("out") else ckpt.with_suffix(".onnx")
     export_onnx(module, out, opset=int(task.opset))
     result = {"checkpoint": str(ckpt), "onnx": str(out), "size_mb": out.stat().st_size / 1e6}

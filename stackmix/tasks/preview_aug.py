@@ -11,6 +11,7 @@ from omegaconf import DictConfig
 
 from stackmix.data.datamodule import HTRDataModule
 from stackmix.fs import atomic_write_bytes
+from stackmix.mix import build_generator
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +44,7 @@ def preview_grid(images: list[np.ndarray], texts: list[str], gap: int = 6) -> np
 def run(cfg: DictConfig) -> Path:
     task = cfg.task
     dm = HTRDataModule(cfg.dataset, aug=cfg.aug, num_workers=0, seed=int(cfg.seed),
-                       verify_images=False)
+                       verify_images=False, stackmix_factory=build_generator)
     ds = dm.dataset("train")
     rng = np.random.default_rng(int(cfg.seed))
     idx = rng.choice(len(ds), size=min(int(task.n), len(ds)), replace=False)

@@ -14,12 +14,14 @@ from typing import Any
 import torch
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 
+from stackmix import checkpoints
+from stackmix.checkpoints import CheckpointError
 from stackmix.fs import atomic_path
 
 CHECKPOINT_GLOBS = ("checkpoints/*.ckpt", "hpc_ckpt_*.ckpt")
 
 
-class ResumeError(ValueError):
+class ResumeError(CheckpointError):
     """``resume=...`` / ``ckpt_path=...`` does not name a usable checkpoint."""
 
 
@@ -44,13 +46,9 @@ class AtomicCheckpointIO(TorchCheckpointIO):
 
 
 def load_checkpoint(path: str | os.PathLike, map_location: Any = "cpu", mmap: bool = False) -> dict:
-    """Load a checkpoint safely (``weights_only=True``), naming the file in any error."""
-    path = Path(path)
-    if not path.is_file():
-        raise ResumeError(f"checkpoint file not found: {path}")
+    """Load a checkpoint safely (``weights_only=True``, :func:`stackmix.checkpoints.load`), naming
+    the file and what is wrong with it in any error."""
     try:
-        return torch.load(path, map_location=map_location, weights_only=True, mmap=mmap)
-    except Exception as e:  # noqa: BLE001 - truncated zip, foreign pickle, ...
-        raise ResumeError(
-            f"cannot load checkpoint {path}: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
-        ) from None
+        return checkpoints.load(path, map_location=map_location, mmap=mmap)
+    except CheckpointError as e:
+        raise ResumeError(str(e)) from None

@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from stackmix.checkpoints import alphabet_mismatch, checkpoint_alphabet
 from stackmix.training.checkpoint_io import CHECKPOINT_GLOBS, ResumeError, load_checkpoint
 
 log = logging.getLogger(__name__)
@@ -89,3 +90,14 @@ def resolve_resume(resume: Any, ckpt_path: Any, output_dir: str | os.PathLike) -
                 "Use resume=auto to start a new run when there is none.")
         return found
     raise ResumeError(f"resume={resume}: not 'auto', a checkpoint file or a run folder")
+
+
+def check_resume_alphabet(path: str | os.PathLike, alphabet: str) -> None:
+    """Refuse to resume from a checkpoint trained with another alphabet than the dataset's (its
+    output classes would silently stand for other characters), saying what differs."""
+    diff = alphabet_mismatch(checkpoint_alphabet(path), alphabet)
+    if diff:
+        raise ResumeError(
+            f"cannot resume from {path}: it was trained with another alphabet than this dataset's "
+            f"({diff}). Resume with the dataset and dataset.alphabet of that run, or start a new "
+            "run without resume=/ckpt_path=.")

@@ -12,7 +12,8 @@ from inference_fixtures import tiny_run  # noqa: E402
 from stackmix.data.dataset import LineDataset  # noqa: E402
 from stackmix.data.marking import read_marking  # noqa: E402
 from stackmix.inference.decoders import GreedyDecoder  # noqa: E402
-from stackmix.inference.engine import Recognizer, expand_inputs, recognize  # noqa: E402
+from stackmix.inference.engine import expand_inputs, recognize  # noqa: E402
+from stackmix.inference.recognizer import Recognizer  # noqa: E402
 from stackmix.data.image import ImageReadError  # noqa: E402
 from stackmix.text import CTCCodec  # noqa: E402
 

@@ -3,6 +3,7 @@ import numpy as np
 from hydra.utils import instantiate
 
 from conftest import compose_train
+from stackmix.mix import build_generator
 from stackmix_fixtures import TEXTS, make_bank
 
 
@@ -12,7 +13,8 @@ def test_train_dataset_mixes_in_generated_lines(tmp_path):
                          "dataset.image_w=256", "model=small", "aug=blots_stackmix",
                          f"aug.stackmix.bank={prefix}", "aug.stackmix.p=1.0",
                          "data.num_workers=0"], tmp_path)
-    dm = instantiate(cfg.data, dataset=cfg.dataset, aug=cfg.aug, _recursive_=False)
+    dm = instantiate(cfg.data, dataset=cfg.dataset, aug=cfg.aug, _recursive_=False,
+                     stackmix_factory=build_generator)
     ds = dm.dataset("train")
     assert ds.generator is not None and ds.generator.p == 1.0
     ds.reseed(0)

@@ -231,7 +231,7 @@ def test_line_too_long_for_ctc_is_skipped_in_train_and_scored_in_test(tmp_path):
     batch = next(iter(dm.test_dataloader()))
     assert batch["texts"] == [long_text]
     with torch.no_grad():
-        loss, preds = module._eval_step(batch, module.test_metrics)
+        loss, _, _ = module._eval_step(batch, module.test_metrics)
     assert torch.isfinite(loss)  # CTC's impossible alignment is zeroed, not inf/NaN
     cer = module.test_metrics["cer"]
     assert int(cer.total) == len(long_text)  # every reference character counts
@@ -241,14 +241,15 @@ def test_line_too_long_for_ctc_is_skipped_in_train_and_scored_in_test(tmp_path):
 # --------------------------------------------------------------------------- other steps
 def test_char_masks_count_unreadable_images_as_rejected(tmp_path):
     from stackmix.data.marking import read_marking
-    from stackmix.tasks.char_masks import REJECT_IMAGE, compute_masks
+    from stackmix.inference.recognizer import TorchRecognizer
+    from stackmix.mix.masking import REJECT_IMAGE, compute_masks
 
     root = make_dataset(tmp_path / "d", counts=(6, 1, 1))
     samples = read_marking(root).stage("train")
     _break(root, 1, "truncated_png")
     (root / "lines" / "0004.png").unlink()
     module = tiny_module("abcdef ")
-    masks, rejected, stats = compute_masks(module, samples, root=root, device="cpu",
+    masks, rejected, stats = compute_masks(TorchRecognizer(module, "cpu"), samples, root=root,
                                            progress=False)
     assert rejected[REJECT_IMAGE] == 2
     assert sum(rejected.values()) == len(samples) - len(masks)
@@ -273,7 +274,8 @@ def test_token_bank_names_a_missing_or_corrupt_image(tmp_path):
 
 def test_predict_raises_or_skips_and_counts_unreadable_images(tmp_path):
     from stackmix.inference.decoders import GreedyDecoder
-    from stackmix.inference.engine import TorchRecognizer, recognize
+    from stackmix.inference.engine import recognize
+    from stackmix.inference.recognizer import TorchRecognizer
 
     root = make_dataset(tmp_path / "d", counts=(3, 0, 0))
     paths = sorted((root / "lines").glob("*.png"))

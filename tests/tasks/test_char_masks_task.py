@@ -5,11 +5,12 @@ import numpy as np
 import pytest
 import torch
 from hydra import compose, initialize_config_module
-from lightning.pytorch.utilities.parsing import AttributeDict
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "mix"))
 from stackmix_fixtures import TEXTS, make_masked_dataset  # noqa: E402
 
+from stackmix.data.image import resize_pad  # noqa: E402
+from stackmix.mix import masking  # noqa: E402
 from stackmix.mix.boundaries import input_scale_x  # noqa: E402
 from stackmix.mix.masks import CharMasks, boundary_errors  # noqa: E402
 from stackmix.tasks import char_masks  # noqa: E402
@@ -19,11 +20,15 @@ H, W, T = 32, 256, 64
 
 
 class FakeModel:
-    """Emits each character of ``emit[text]`` on the frame over its true centre."""
+    """A recognizer that emits each character of ``emit[text]`` on the frame over its true
+    centre."""
 
-    def __init__(self, truth: CharMasks, emit: dict[str, str]):
-        self.codec = CTCCodec("".join(sorted(set("".join(TEXTS)))))
-        self.hparams = AttributeDict(image_h=H, image_w=W, normalize={}, dataset_name="tiny")
+    def __init__(self, truth: CharMasks, emit: dict[str, str], alphabet: str | None = None):
+        self.alphabet = alphabet or "".join(sorted(set("".join(TEXTS))))
+        self.codec = CTCCodec(self.alphabet)
+        self.image_h, self.image_w = H, W
+        self.normalize, self.dataset_name = {}, "tiny"
+        self.device, self.path = "cpu", Path("model.ckpt")
         self.queue = []
         for m in truth.lines:
             b = np.asarray(m.bounds)
@@ -37,9 +42,16 @@ class FakeModel:
             lp[np.arange(T), path] = -0.01
             self.queue.append(lp)
 
+    def prepare(self, image):
+        return resize_pad(image, H, W)
+
     def log_probs(self, x):
         out = np.stack([self.queue.pop(0) for _ in range(len(x))])
         return torch.from_numpy(out)
+
+
+def _use(monkeypatch, fake):
+    monkeypatch.setattr(char_masks.Recognizer, "load", staticmethod(lambda path, device: fake))
 
 
 def _cfg(tmp_path, root, *extra):
@@ -55,12 +67,11 @@ def test_exact_lines_are_masked_close_to_the_truth(tmp_path, monkeypatch):
     truth = make_masked_dataset(root)
     # the model misreads one line: "bad cab" -> "bad cad"
     fake = FakeModel(truth, {"bad cab": "bad cad"})
-    monkeypatch.setattr(char_masks, "resolve_checkpoint", lambda p: Path("model.ckpt"))
-    monkeypatch.setattr(char_masks, "load_model", lambda ckpt, device: fake)
+    _use(monkeypatch, fake)
     out = char_masks.run(_cfg(tmp_path, root, "task.preview=2"))
     masks = CharMasks.load(tmp_path / "masks.json")
     assert out["used"] == len(TEXTS) - 1 == len(masks.lines)
-    assert masks.summary["rejected"] == {char_masks.REJECT_TEXT: 1}
+    assert masks.summary["rejected"] == {masking.REJECT_TEXT: 1}
     assert "bad cab" not in [m.text for m in masks.lines]
     assert masks.meta["image_h"] == H and masks.meta["align"] == "greedy"
     assert (tmp_path / "masks.preview.png").is_file()
@@ -77,8 +88,7 @@ def test_forced_alignment_accepts_lines_with_few_errors(tmp_path, monkeypatch):
     root = tmp_path / "data"
     truth = make_masked_dataset(root)
     fake = FakeModel(truth, {"bad cab": "bad cad", "abc de": "xbc de".replace("x", "b")})
-    monkeypatch.setattr(char_masks, "resolve_checkpoint", lambda p: Path("model.ckpt"))
-    monkeypatch.setattr(char_masks, "load_model", lambda ckpt, device: fake)
+    _use(monkeypatch, fake)
     out = char_masks.run(_cfg(tmp_path, root, "task.align=forced", "task.max_cer=0.2",
                               "task.preview=0"))
     masks = CharMasks.load(tmp_path / "masks.json")
@@ -87,12 +97,27 @@ def test_forced_alignment_accepts_lines_with_few_errors(tmp_path, monkeypatch):
     assert forced["bad cab"] > 0 and forced["cafe bead"] == 0
 
 
-def test_resolve_checkpoint_accepts_a_run_folder(tmp_path):
-    ck = tmp_path / "run" / "checkpoints"
-    ck.mkdir(parents=True)
-    (ck / "last.ckpt").write_bytes(b"x")
-    assert char_masks.resolve_checkpoint(tmp_path / "run") == ck / "last.ckpt"
-    (ck / "best-epoch001-cer0.5.ckpt").write_bytes(b"x")
-    assert char_masks.resolve_checkpoint(tmp_path / "run").name.startswith("best-")
-    with pytest.raises(FileNotFoundError):
-        char_masks.resolve_checkpoint(tmp_path / "nope.ckpt")
+@pytest.mark.parametrize("extra, tried, advice, not_advice", [
+    ((), "align=greedy", "task.align=forced task.max_cer=0.1", None),
+    (("task.align=forced", "task.max_cer=0.05"), "align=forced", "task.max_cer=0.1",
+     "task.align=forced"),
+])
+def test_no_usable_line_fails_says_what_was_tried_and_keeps_the_old_file(
+        tmp_path, monkeypatch, extra, tried, advice, not_advice):
+    root = tmp_path / "data"
+    truth = make_masked_dataset(root)
+    # the model misreads every line (one character in each)
+    fake = FakeModel(truth, {t: "f" + t[1:] if t[0] != "f" else "a" + t[1:] for t in TEXTS})
+    _use(monkeypatch, fake)
+    out = tmp_path / "masks.json"
+    truth.save(out)
+    before = out.read_bytes()
+    with pytest.raises(SystemExit) as e:
+        char_masks.run(_cfg(tmp_path, root, "task.preview=0", *extra))
+    msg = str(e.value.code)
+    assert e.value.code not in (0, None)
+    assert f"none of the {len(TEXTS)} train lines was usable" in msg and tried in msg
+    assert "left as it was" in msg and "What would help" in msg and advice in msg
+    if not_advice:
+        assert not_advice not in msg.split("What would help")[1]  # not what was already passed
+    assert out.read_bytes() == before

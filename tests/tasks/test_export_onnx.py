@@ -14,7 +14,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "inference"))
 from inference_fixtures import compose_prepare, tiny_run  # noqa: E402
 
 from stackmix.inference.decoders import GreedyDecoder  # noqa: E402
-from stackmix.inference.engine import Recognizer, recognize  # noqa: E402
+from stackmix.inference.engine import recognize  # noqa: E402
+from stackmix.inference.recognizer import Recognizer  # noqa: E402
 from stackmix.inference.onnx_export import adaptive_avg_matrix  # noqa: E402
 from stackmix.tasks import export_onnx  # noqa: E402
 
