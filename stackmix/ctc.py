@@ -6,7 +6,8 @@ module: training validation and testing (:mod:`stackmix.model.module`), the text
 masks of StackMix (:mod:`stackmix.mix.boundaries`). Class 0 is the blank.
 
 - :func:`collapse`: a frame path → labels (merge repeats, then drop blanks).
-- :func:`emission_runs`: the same, keeping each label's frame range (its *run*).
+- :func:`emission_runs`: the same, keeping each label's frame range (its *run*);
+  :func:`greedy_runs`: the runs of the argmax path of CTC outputs.
 - :func:`best_path`: greedy decoding of one line: labels and, per label, its highest posterior
   over the frames of its run (the character's confidence).
 - :func:`forced_align`: the most likely CTC path (Viterbi) that collapses to given labels.
@@ -91,11 +92,16 @@ def mean_confidence(char_probs: Sequence[float]) -> float:
     return float(np.mean(char_probs)) if len(char_probs) else 0.0
 
 
+def greedy_runs(log_probs: np.ndarray) -> Runs:
+    """The runs of the best (argmax) path of one line (T, C)."""
+    return emission_runs(np.asarray(log_probs).argmax(-1))
+
+
 def best_path(log_probs: np.ndarray) -> tuple[list[int], list[float]]:
     """Greedy decoding of one line (T, C): the labels of the argmax path and, per label, its
     highest posterior over the frames of its run."""
     lp = np.asarray(log_probs)
-    runs = emission_runs(lp.argmax(-1))
+    runs = greedy_runs(lp)
     return runs.labels.tolist(), run_confidences(lp, runs)
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from stackmix.ctc import emission_runs, forced_align
+from stackmix.ctc import forced_align, greedy_runs
 from stackmix.data.image import ImageReadError, read_gray
 from stackmix.metrics import line_cer
 from stackmix.mix.boundaries import input_scale_x, line_boundaries
@@ -78,7 +78,7 @@ def compute_masks(recognizer, samples, *, root: Path, batch_size: int = 32,
         t0 = time.perf_counter()
         T = lp.shape[1]
         for s, img, line_lp in zip(ok, imgs, lp):
-            runs = emission_runs(line_lp.argmax(-1))  # the greedy path's characters
+            runs = greedy_runs(line_lp)  # the characters of the greedy (best) path
             decoded = codec.decode(runs.labels)
             if decoded == s.text:
                 stats["exact"] += 1
