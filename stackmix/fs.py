@@ -15,11 +15,13 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import hashlib
 import io
 import json
 import logging
 import os
 import shutil
+import socket
 import tempfile
 import time
 from pathlib import Path
@@ -27,8 +29,10 @@ from typing import Iterator
 
 log = logging.getLogger(__name__)
 
-#: every temporary name this project creates contains this marker and the creator's pid
+#: every temporary name this project creates contains this marker, then the creator's host (a
+#: short hash) and pid: ``.<name>.smtmp-<host>-<pid>-<random><suffix>``
 TMP_MARK = ".smtmp-"
+HOST_TAG = hashlib.sha1(socket.gethostname().encode()).hexdigest()[:8]
 
 
 def _default_file_mode() -> int:
@@ -45,7 +49,7 @@ class DiskFullError(OSError):
 
 
 def _tmp_prefix(path: Path) -> str:
-    return f".{path.name}{TMP_MARK}{os.getpid()}-"
+    return f".{path.name}{TMP_MARK}{HOST_TAG}-{os.getpid()}-"
 
 
 def _disk_error(e: OSError, path: Path, nbytes: int | None = None) -> OSError:
@@ -181,7 +185,8 @@ def _pid_alive(pid: int) -> bool:
 
 def remove_stale_temporaries(folder: str | os.PathLike, glob: str = "*") -> list[Path]:
     """Remove this project's temporary files/folders in ``folder`` (matching ``glob``) whose
-    creating process is gone (killed mid-write); returns what was removed."""
+    creating process is gone (killed mid-write); returns what was removed. Only those made on
+    this host are judged (a folder may be shared with other machines)."""
     folder = Path(folder)
     removed: list[Path] = []
     if not folder.is_dir():
@@ -190,11 +195,12 @@ def remove_stale_temporaries(folder: str | os.PathLike, glob: str = "*") -> list
         name = p.name
         if TMP_MARK not in name:
             continue
+        host, _, rest = name.split(TMP_MARK, 1)[1].partition("-")
         try:
-            pid = int(name.split(TMP_MARK, 1)[1].split("-", 1)[0])
+            pid = int(rest.split("-", 1)[0])
         except ValueError:
             continue
-        if pid != os.getpid() and _pid_alive(pid):
+        if host != HOST_TAG or _pid_alive(pid):
             continue
         try:
             if p.is_dir() and not p.is_symlink():
@@ -244,3 +250,58 @@ def decode_text(raw: bytes, path: str | os.PathLike) -> str:
 def read_text(path: str | os.PathLike) -> str:
     """The text of a UTF-8 file (BOM or not); ``TextDecodeError`` otherwise (see ``decode_text``)."""
     return decode_text(Path(path).read_bytes(), path)
+
+
+# ------------------------------------------------------------------ files in use by readers
+# POSIX advisory locks (``flock``): a reader holds a shared lock on a file it uses for as long as
+# it runs; a writer that wants to delete an old version deletes it only if nobody holds one.
+# (``filelock`` offers exclusive locks only; where ``fcntl`` is missing, nothing is held and old
+# versions are kept.)
+def hold_shared(path: str | os.PathLike):
+    """Open ``path`` and hold a shared lock on it (until the returned file is closed or the process
+    ends); None if it does not exist."""
+    try:
+        fh = open(path, "rb")
+    except FileNotFoundError:
+        return None
+    try:
+        import fcntl
+
+        fcntl.flock(fh.fileno(), fcntl.LOCK_SH)
+    except ImportError:  # pragma: no cover - Windows
+        pass
+    return fh
+
+
+def unused(path: str | os.PathLike) -> bool:
+    """True when no process holds a lock on ``path`` (``hold_shared``)."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows: cannot tell, keep the file
+        return False
+    try:
+        with open(path, "rb") as fh:
+            try:
+                fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return False
+            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+            return True
+    except FileNotFoundError:
+        return False
+
+
+def check_writable(path: str | os.PathLike) -> Path:
+    """Fail now, naming ``path``, if a file cannot be written there later (missing permission,
+    read-only file system, a file where a folder should be): check before long work."""
+    path = Path(path)
+    if path.is_dir():
+        raise OSError(errno.EISDIR, f"cannot write {path}: it is a folder; give a file name")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=_tmp_prefix(path), suffix=".check", dir=path.parent)
+        os.close(fd)
+        os.unlink(tmp)
+    except OSError as e:
+        raise OSError(e.errno, f"cannot write {path}: {e.strerror or e}") from None
+    return path

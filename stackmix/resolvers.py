@@ -59,6 +59,13 @@ def first_set(*values):
     return next((v for v in values if v is not None), None)
 
 
+def synthetic_key(params) -> str:
+    """``${sm.synthetic_key:${dataset.synthetic}}``: the parameters' hash (folder name suffix)."""
+    from stackmix.data.synthetic import params_key
+
+    return params_key(params)
+
+
 def register() -> None:
     for name, fn in {
         "sm.project_root": project_root,
@@ -67,6 +74,7 @@ def register() -> None:
         "sm.wandb_offline": wandb_offline,
         "sm.refresh_rate": refresh_rate,
         "sm.first": first_set,
+        "sm.synthetic_key": synthetic_key,
     }.items():
         if not OmegaConf.has_resolver(name):
             OmegaConf.register_new_resolver(name, fn)

@@ -99,9 +99,14 @@ def run(cfg: DictConfig) -> list[dict]:
     from stackmix.inference.decoders import build_decoder
     from stackmix.inference.engine import recognize
     from stackmix.inference.recognizer import Recognizer
-    from stackmix.fs import atomic_write_text
     from stackmix.data.image import ImageReadError
+    from stackmix.fs import atomic_write_text, check_writable
 
+    if cfg.get("out"):  # before any image is recognized
+        try:
+            check_writable(cfg.out)
+        except OSError as e:
+            raise PredictError(f"out={cfg.out}: {e.strerror or e}") from None
     paths, samples, train_texts = _inputs(cfg)
     try:
         recognizer = Recognizer.load(cfg.ckpt, device=cfg.get("device", "auto"))

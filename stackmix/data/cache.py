@@ -1,11 +1,20 @@
-"""Decoded, resized line images cached once per dataset in one memory-mappable file.
+"""Decoded line images cached once per dataset in one memory-mappable file.
 
-Layout (in ``<cache_dir>/images/``): ``<name>-<key>.npy`` holds every fitted image (height ≤
-image_h, width ≤ image_w, not padded) as one flat uint8 array; ``<name>-<key>.index.npy`` holds
-``(offset, height, width)`` per sample; ``<name>-<key>.json`` (written last, atomically) marks the
-cache complete. ``key`` hashes the format version, the target size and every source file's path,
-size and modification time, so a changed image, a changed list of samples or another size makes a
-new cache. DataLoader workers open the file with ``mmap_mode='r'`` and share the OS page cache.
+Layout (in ``<cache_dir>/images/``): ``<name>-<size>-<key>.npy`` holds every line as one flat uint8
+array, **without padding** and at most at the model's scale: a line larger than ``image_h ×
+image_w`` is stored fitted (downscaled), a smaller one at its own size (it is scaled up when read,
+with the same ``fit_resize`` as without a cache, so the pixels are identical). Padding to the
+model's input size happens per batch item. ``<...>.index.npy`` holds ``(offset, height, width)``
+per sample; ``<...>.json`` (written last, atomically) marks the cache complete and records
+unreadable files and remarks (blank images, degenerate aspect ratios, multi-frame files).
+
+``key`` hashes the format version, the target size and every source file's path, size and
+modification time, so a changed image, a changed list of samples or another size makes a new
+cache. DataLoader workers open the file with ``mmap_mode='r'`` and share the OS page cache.
+
+The data file's space is reserved before it is written (a full disk is an ``OSError`` naming the
+folder and the bytes needed, not a SIGBUS), and temporary files that a killed build left behind
+are removed on the next start.
 """
 from __future__ import annotations
 
@@ -20,16 +29,16 @@ from typing import Sequence
 
 import cv2
 import numpy as np
-from PIL import Image
 from tqdm import tqdm
 
-from stackmix.data.image import fit_resize, fit_scale
-from stackmix.fs import atomic_path, atomic_write_json
-from stackmix.data.image import ImageReadError, check_image_file, read_gray
+from stackmix.data.image import (ImageReadError, fit_resize, fit_scale, image_remarks, open_image,
+                                 read_gray)
+from stackmix.fs import atomic_path, atomic_write_json, remove_stale_temporaries, reserve
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+EXIF_ORIENTATION = 0x0112
 
 
 def cache_key(paths: Sequence[Path], image_h: int, image_w: int) -> str:
@@ -40,46 +49,59 @@ def cache_key(paths: Sequence[Path], image_h: int, image_w: int) -> str:
     return h.hexdigest()[:20]
 
 
-def fitted_shape(path: Path, image_h: int, image_w: int) -> tuple[int, int]:
-    """(height, width) the image will have after ``fit_resize``, from its header only."""
-    check_image_file(path)
-    try:
-        with Image.open(path) as im:
+def stored_shape(h: int, w: int, image_h: int, image_w: int) -> tuple[int, int]:
+    """The (height, width) a (h, w) image is stored at: fitted if larger, else as it is."""
+    s = fit_scale(h, w, image_h, image_w)
+    if s >= 1:
+        return h, w
+    return max(1, min(image_h, int(round(h * s)))), max(1, min(image_w, int(round(w * s))))
+
+
+def header_info(path: Path) -> tuple[int, int, int]:
+    """(height, width, frames) from the image header (after its EXIF orientation)."""
+    with open_image(path) as im:
+        try:
             w, h = im.size
-    except Exception as e:  # noqa: BLE001 - any decoder error is reported with the file name
-        raise ImageReadError(f"cannot decode image {path}: {e}") from None
+            frames = int(getattr(im, "n_frames", 1))
+            if im.getexif().get(EXIF_ORIENTATION) in (5, 6, 7, 8):  # rotated by 90°
+                w, h = h, w
+        except Exception as e:  # noqa: BLE001 - any decoder error is reported with the file name
+            raise ImageReadError(f"cannot decode image {path}: {e}") from None
     if w == 0 or h == 0:
         raise ImageReadError(f"image has zero width or height: {path}")
-    s = fit_scale(h, w, image_h, image_w)
-    return max(1, min(image_h, int(round(h * s)))), max(1, min(image_w, int(round(w * s))))
+    return h, w, frames
 
 
 @dataclass
 class ImageCache:
-    """Fitted images by position; ``failed`` maps positions whose file could not be decoded to
-    the reason (their slot holds a 1×1 white placeholder)."""
+    """Images by position; ``failed`` maps positions whose file could not be decoded to the reason
+    (their slot holds a 1×1 white placeholder); ``remarks`` maps positions to what is suspicious
+    about the image (see ``stackmix.data.image.image_remarks``)."""
 
     data_path: Path
     index: np.ndarray  # (N, 3) int64: offset, height, width
+    image_h: int
+    image_w: int
     failed: dict[int, str] = field(default_factory=dict)
+    remarks: dict[int, list[str]] = field(default_factory=dict)
     _data: np.ndarray | None = field(default=None, repr=False)
 
     def __len__(self) -> int:
         return len(self.index)
 
-    def __getitem__(self, i: int) -> np.ndarray:
+    def stored(self, i: int) -> np.ndarray:
+        """The stored pixels of image ``i`` (read-only view of the memory map)."""
         if self._data is None:
             self._data = np.load(self.data_path, mmap_mode="r")
         off, h, w = (int(v) for v in self.index[i])
         return self._data[off : off + h * w].reshape(h, w)
 
-    def __getstate__(self) -> dict:  # never pickle the mapping into workers
-        return {"data_path": self.data_path, "index": self.index, "failed": self.failed,
-                "_data": None}
+    def __getitem__(self, i: int) -> np.ndarray:
+        """Image ``i`` fitted into ``image_h × image_w`` (not padded)."""
+        return fit_resize(self.stored(i), self.image_h, self.image_w)
 
-    @property
-    def nbytes(self) -> int:
-        return int(self.index[:, 1].astype(np.int64) @ self.index[:, 2].astype(np.int64))
+    def __getstate__(self) -> dict:  # never pickle the mapping into workers
+        return {**self.__dict__, "_data": None}
 
 
 def open_or_build(paths: Sequence[Path], image_h: int, image_w: int, cache_dir: str | Path,
@@ -90,8 +112,10 @@ def open_or_build(paths: Sequence[Path], image_h: int, image_w: int, cache_dir: 
     caller decides whether that is an error or a counted skip.
     """
     paths = [Path(p) for p in paths]
+    folder = Path(cache_dir).expanduser() / "images"
+    remove_stale_temporaries(folder)
     key = cache_key(paths, image_h, image_w)
-    base = Path(cache_dir).expanduser() / "images" / f"{name}-{image_h}x{image_w}-{key}"
+    base = folder / f"{name}-{image_h}x{image_w}-{key}"
     data_path = base.with_suffix(".npy")
     index_path = base.parent / (base.name + ".index.npy")
     meta_path = base.with_suffix(".json")
@@ -99,16 +123,21 @@ def open_or_build(paths: Sequence[Path], image_h: int, image_w: int, cache_dir: 
         index = np.load(index_path)
         meta = json.loads(meta_path.read_text())
         if len(index) == len(paths):
-            return ImageCache(data_path, index, {int(k): v for k, v in meta.get("failed", {}).items()})
+            return ImageCache(data_path, index, image_h, image_w,
+                              {int(k): v for k, v in meta.get("failed", {}).items()},
+                              {int(k): v for k, v in meta.get("remarks", {}).items()})
     return _build(paths, image_h, image_w, data_path, index_path, meta_path, workers)
 
 
 def _build(paths, image_h, image_w, data_path, index_path, meta_path, workers) -> ImageCache:
     failed: dict[int, str] = {}
+    remarks: dict[int, list[str]] = {}
+    frames: dict[int, int] = {}
 
     def shape_of(i: int) -> tuple[int, int]:
         try:
-            return fitted_shape(paths[i], image_h, image_w)
+            h, w, frames[i] = header_info(paths[i])
+            return stored_shape(h, w, image_h, image_w)
         except (ImageReadError, OSError) as e:
             failed[i] = str(e)
             return (1, 1)
@@ -126,16 +155,28 @@ def _build(paths, image_h, image_w, data_path, index_path, meta_path, workers) -
         if i in failed:
             return i, blank
         try:
-            img = fit_resize(read_gray(paths[i]), image_h, image_w)
+            img = read_gray(paths[i])
         except ImageReadError as e:
             failed[i] = str(e)
             return i, blank
+        notes = image_remarks(*img.shape, image_h, image_w, img, frames.get(i, 1))
+        if notes:
+            remarks[i] = notes
+        want = stored_shape(*img.shape, image_h, image_w)
+        if want != img.shape:
+            img = fit_resize(img, image_h, image_w)
         if img.shape != shapes[i]:  # the header promised another size: trust the pixels' scale
             img = cv2.resize(img, shapes[i][::-1], interpolation=cv2.INTER_AREA)
         return i, img
 
     with atomic_path(data_path, suffix=".npy.tmp") as tmp:
-        arr = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.uint8, shape=(max(total, 1),))
+        header = {"descr": np.lib.format.dtype_to_descr(np.dtype(np.uint8)),
+                  "fortran_order": False, "shape": (max(total, 1),)}
+        with open(tmp, "r+b") as fh:
+            np.lib.format.write_array_header_1_0(fh, header)
+            start = fh.tell()
+            reserve(fh, start + max(total, 1), data_path)  # disk full: a message, not a SIGBUS
+        arr = np.memmap(tmp, dtype=np.uint8, mode="r+", offset=start, shape=(max(total, 1),))
         with ThreadPoolExecutor(workers) as pool:
             for i, img in tqdm(pool.map(load, range(len(paths))), total=len(paths),
                                desc=f"image cache: decoding {len(paths)} lines"):
@@ -147,6 +188,18 @@ def _build(paths, image_h, image_w, data_path, index_path, meta_path, workers) -
             np.save(fh, index)
     atomic_write_json(meta_path, {"version": FORMAT_VERSION, "image_h": image_h,
                                   "image_w": image_w, "count": len(paths), "bytes": total,
-                                  "failed": {str(k): v for k, v in sorted(failed.items())}})
+                                  "failed": {str(k): v for k, v in sorted(failed.items())},
+                                  "remarks": {str(k): v for k, v in sorted(remarks.items())}})
     log.info("image cache: %d lines, %.1f MB in %s", len(paths), total / 1e6, data_path)
-    return ImageCache(data_path, index, dict(failed))
+    return ImageCache(data_path, index, image_h, image_w, dict(failed), dict(remarks))
+
+
+class CachedImages:
+    """Picklable ``index → fitted image`` view of the shared image cache for one split."""
+
+    def __init__(self, cache: ImageCache, positions: list[int]):
+        self.cache = cache
+        self.positions = positions
+
+    def __call__(self, index: int):
+        return self.cache[self.positions[index]]

@@ -1,43 +1,38 @@
-"""LightningDataModule: reads and validates a prepared dataset, fixes the alphabet, builds loaders."""
+"""LightningDataModule: reads and validates a prepared dataset, fixes the alphabet, builds loaders.
+
+The pieces live next door: row checks in ``marking``, the alphabet policy and train checks in
+``splits``, the image cache in ``cache``, worker start-up/shutdown and the mid-epoch resume state
+in ``loaders``.
+"""
 from __future__ import annotations
 
 import logging
-from collections import defaultdict
+from collections import Counter
 from pathlib import Path
 from typing import Any, Callable
 
 import lightning as L
 import torch
 from omegaconf import DictConfig, OmegaConf
-from torch.utils.data import DataLoader, get_worker_info
+from torch.utils.data import DataLoader
 
-from stackmix.data.cache import ImageCache, open_or_build
+from stackmix.data.cache import CachedImages, ImageCache, open_or_build
 from stackmix.data.dataset import LineDataset, collate_lines
+from stackmix.data.image import image_remarks, read_gray
+from stackmix.data.loaders import (ResumableLoader, kill_workers_at_exit, resume_sampler,
+                                   train_progress, worker_init)
 from stackmix.data.marking import Marking, MarkingError, Sample, Skip, read_marking
 from stackmix.data.sampler import EpochSampler
-from stackmix.data.image import read_gray
-from stackmix.text import CTCCodec, Normalizer, UnknownCharactersError, ctc_min_frames, derive_alphabet
+from stackmix.data.splits import DatasetError, build_splits, no_train_rows
+from stackmix.text import CTCCodec, Normalizer
 
 log = logging.getLogger(__name__)
 
+__all__ = ["DatasetError", "HTRDataModule", "scale_aug_to_height"]
 
-class DatasetError(ValueError):
-    """The dataset cannot be used as configured (empty split, unknown characters, ...)."""
-
-
-def _worker_init(worker_id: int) -> None:
-    import signal
-
-    from lightning.fabric.utilities.seed import pl_worker_init_function
-
-    # SLURM (and `kill -TERM -<pgid>`) signal every process of the job: workers ignore SIGTERM so
-    # that the main process can finish its batch and write the preemption checkpoint; they exit
-    # with it.
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    pl_worker_init_function(worker_id)
-    info = get_worker_info()
-    if info is not None and hasattr(info.dataset, "reseed"):
-        info.dataset.reseed(info.seed)
+_REMARKS = {"blank": "are blank (one value everywhere)",
+            "degenerate aspect ratio": "have a degenerate aspect ratio",
+            "multi-frame": "have several frames (the first is used)"}
 
 
 def _cfg(obj: Any) -> dict:
@@ -91,7 +86,9 @@ class HTRDataModule(L.LightningDataModule):
         self._marking: Marking | None = None
         self._codec: CTCCodec | None = None
         self._splits: dict[str, list[Sample]] = {}
-        self._dropped: dict[str, list[str]] = defaultdict(list)
+        self._dropped: dict[str, list[str]] = {}
+        self._remarks: Counter = Counter()  # what is odd about the images, e.g. 'blank'
+        self._remark_examples: dict[str, str] = {}
         self._datasets: dict[str, LineDataset] = {}
         self._resume: dict | None = None  # train progress of the checkpoint being resumed
 
@@ -116,15 +113,35 @@ class HTRDataModule(L.LightningDataModule):
         if self._marking is None:
             self.prepare_data()
             on_error = self.dataset_cfg.get("on_bad_row", "raise")
-            check = _decode_check if self.verify_images and not self.cache_images else None
+            check = self._decode_check if self.verify_images and not self.cache_images else None
             marking = read_marking(
                 self.root, on_error=on_error, normalize=self.normalizer, image_check=check
             )
+            if not marking.stage("train"):  # before decoding anything
+                log.info(marking.summary())
+                raise no_train_rows(self.name, self.root)
             if self.cache_images:
                 self._open_cache(marking, on_error)
             self._marking = marking
             log.info(marking.summary())
+            self._warn_remarks()
         return self._marking
+
+    def _decode_check(self, path: Path) -> None:
+        img = read_gray(path)
+        for note in image_remarks(*img.shape, self.image_h, self.image_w, img):
+            self._remark(note, path)
+
+    def _remark(self, note: str, path: Path) -> None:
+        kind = note.split(" (")[0]
+        self._remarks[kind] += 1
+        self._remark_examples.setdefault(kind, f"{path}: {note}")
+
+    def _warn_remarks(self) -> None:
+        for kind, n in sorted(self._remarks.items()):
+            what = _REMARKS.get(kind, kind)
+            log.warning("%d image(s) of %r %s, e.g. %s; check them (they are used as they are)",
+                        n, self.name, what, self._remark_examples[kind])
 
     def _open_cache(self, marking: Marking, on_error: str) -> None:
         """Decode every image once into the memory-mapped cache; undecodable files are errors
@@ -143,6 +160,9 @@ class HTRDataModule(L.LightningDataModule):
             for s, reason in bad:
                 marking.skipped.append(Skip(s.line, s.sample_id, str(s.path),
                                             f"unreadable image: {reason}"))
+        for i, notes in sorted(cache.remarks.items()):
+            for note in notes:
+                self._remark(note, marking.samples[i].path)
         self._cache = cache
         self._cache_pos = {s.sample_id: i for i, s in enumerate(marking.samples)}
         failed_ids = {marking.samples[i].sample_id for i in cache.failed}
@@ -168,90 +188,10 @@ class HTRDataModule(L.LightningDataModule):
         return self._codec
 
     def _build_splits(self) -> None:
-        marking = self.marking
-        by_stage = {st: marking.stage(st) for st in ("train", "valid", "test")}
-        if not by_stage["train"]:
-            raise DatasetError(f"dataset {self.name!r} ({self.root}/marking.csv) has no 'train' rows")
-        by_stage["train"] = self._limit_train(by_stage["train"])
-        alphabet = self.dataset_cfg.get("alphabet")
-        if alphabet:
-            alphabet = str(alphabet)
-        else:
-            alphabet = derive_alphabet(s.text for s in by_stage["train"])
-            log.info("alphabet derived from %d train lines: %d characters", len(by_stage["train"]),
-                     len(alphabet))
-        codec = CTCCodec(alphabet)
-        train = self._check_train(by_stage["train"], codec)
-        self._splits = {"train": train, "valid": by_stage["valid"], "test": by_stage["test"]}
-        for stage in ("valid", "test"):
-            unknown: dict[str, int] = defaultdict(int)
-            for s in by_stage[stage]:
-                for c in codec.unknown(s.text):
-                    unknown[c] += 1
-            if unknown:
-                log.warning(
-                    "%s split: characters outside the alphabet %s stay in the reference text and "
-                    "count as errors", stage, dict(unknown))
-        self._codec = codec
-
-    def _limit_train(self, samples: list[Sample]) -> list[Sample]:
-        """``dataset.train_limit=N``: a seeded random N of the train lines (valid/test stay whole),
-        e.g. to see how a recipe does with as little data as a small collection has. The alphabet
-        is then derived from these N lines only, as it would be for such a collection."""
-        limit = self.dataset_cfg.get("train_limit")
-        if limit is None:
-            return samples
-        limit = int(limit)
-        if limit <= 0:
-            raise DatasetError(f"dataset.train_limit must be a positive number of lines, got {limit}")
-        if limit >= len(samples):
-            return samples
-        import random
-
-        keep = set(random.Random(self.seed).sample(range(len(samples)), limit))
-        log.info("dataset.train_limit=%d: training on %d of %d train lines (seed %d)",
-                 limit, limit, len(samples), self.seed)
-        return [s for i, s in enumerate(samples) if i in keep]
-
-    def _check_train(self, samples: list[Sample], codec: CTCCodec) -> list[Sample]:
-        policy = self.dataset_cfg.get("unknown_train_chars", "error")
-        bad: dict[str, list[str]] = defaultdict(list)
-        kept: list[Sample] = []
-        too_long: list[str] = []
-        for s in samples:
-            unk = codec.unknown(s.text)
-            if unk:
-                for c in unk:
-                    bad[c].append(s.sample_id)
-                continue
-            if self.time_steps and ctc_min_frames(codec.encode(s.text)) > self.time_steps:
-                too_long.append(s.sample_id)
-                continue
-            kept.append(s)
-        if bad:
-            listing = "; ".join(
-                f"{c!r} (U+{ord(c):04X}) in {len(ids)} lines, e.g. {', '.join(ids[:3])}"
-                for c, ids in sorted(bad.items())
-            )
-            if policy == "error":
-                raise UnknownCharactersError(
-                    f"train split of {self.name!r} has characters outside the configured alphabet: "
-                    f"{listing}. Add them to dataset.alphabet, set dataset.alphabet=null to derive "
-                    "it from the train split, or set dataset.unknown_train_chars=drop to skip these "
-                    "lines."
-                )
-            n = len({i for ids in bad.values() for i in ids})
-            self._dropped["unknown_chars"] = sorted({i for ids in bad.values() for i in ids})
-            log.warning("dropped %d train lines with characters outside the alphabet: %s", n, listing)
-        if too_long:
-            self._dropped["too_long_for_ctc"] = too_long
-            log.warning(
-                "skipped %d train lines whose label needs more than the model's %d time steps "
-                "under CTC (e.g. %s); they stay in valid/test and are scored there",
-                len(too_long), self.time_steps, ", ".join(too_long[:3]))
-        if not kept:
-            raise DatasetError(f"no usable train lines left in {self.name!r} after the checks above")
-        return kept
+        result = build_splits(self.marking, self.dataset_cfg, self.name, self.root, self.time_steps,
+                              seed=self.seed)
+        self._splits, self._dropped = result.samples, result.dropped
+        self._codec = result.codec
 
     # ------------------------------------------------------------------ datasets and loaders
     def setup(self, stage: str | None = None) -> None:
@@ -317,6 +257,8 @@ class HTRDataModule(L.LightningDataModule):
         if trainer is not None:  # before Lightning's set_epoch: workers prefetch at iter()
             sampler.set_epoch(int(trainer.current_epoch))
         cls = ResumableLoader if split == "train" else DataLoader
+        if self.num_workers > 0:
+            kill_workers_at_exit()
         loader = cls(
             ds,
             batch_size=batch_size,
@@ -329,11 +271,11 @@ class HTRDataModule(L.LightningDataModule):
             pin_memory=self.pin_memory,
             persistent_workers=self.persistent_workers,
             prefetch_factor=self.prefetch_factor,
-            worker_init_fn=_worker_init,
+            worker_init_fn=worker_init,
             drop_last=False,
         )
         if split == "train" and self._resume is not None:
-            self._apply_resume(sampler, self._resume, batch_size)
+            resume_sampler(sampler, self._resume, batch_size)
             self._resume = None
         return loader
 
@@ -344,31 +286,11 @@ class HTRDataModule(L.LightningDataModule):
         trainer = getattr(self, "trainer", None)
         if trainer is None or "train" not in self._datasets:
             return {}
-        done = int(trainer.fit_loop.epoch_loop.batch_progress.current.processed)
-        return {"train_progress": {
-            "epoch": int(trainer.current_epoch), "batches_done": done,
-            "epoch_done": bool(done >= trainer.num_training_batches),
-            "batch_size": int(self.batch_size), "samples": len(self._datasets["train"]),
-            "seed": int(self.seed)}}
+        return {"train_progress": train_progress(trainer, self.batch_size,
+                                                 len(self._datasets["train"]), self.seed)}
 
     def load_state_dict(self, state_dict: dict) -> None:
         self._resume = dict(state_dict.get("train_progress") or {}) or None
-
-    def _apply_resume(self, sampler: EpochSampler, state: dict, batch_size: int) -> None:
-        now = {"batch_size": int(batch_size), "samples": sampler.n, "seed": sampler.seed}
-        changed = {k: (state.get(k), v) for k, v in now.items() if state.get(k) != v}
-        if changed:
-            log.warning(
-                "resume: the train data differ from the checkpoint's (%s), so the interrupted "
-                "epoch cannot continue in the same order; it restarts from its beginning",
-                ", ".join(f"{k} {a} -> {b}" for k, (a, b) in changed.items()))
-            return
-        sampler.set_epoch(int(state["epoch"]))
-        if not state.get("epoch_done") and state.get("batches_done", 0) > 0:
-            n = int(state["batches_done"]) * now["batch_size"]
-            sampler.skip(n)
-            log.info("resume: epoch %d continues after its first %d batches (%d samples)",
-                     state["epoch"], state["batches_done"], n)
 
     def train_dataloader(self) -> DataLoader:
         return self._loader("train", self.batch_size)
@@ -406,32 +328,3 @@ def scale_aug_to_height(aug_cfg: dict, image_h: int) -> dict:
             lo, hi = scaled[key]
             scaled[key] = [max(1, int(round(lo * s))), max(1, int(round(hi * s)))]
     return {**aug_cfg, "blots": scaled}
-
-
-class ResumableLoader(DataLoader):
-    """The train loader. Mid-epoch resumption is done by ``HTRDataModule.state_dict`` /
-    ``load_state_dict``: the data module's state is restored before the loader is built, whereas
-    Lightning restores loader states only after ``configure_optimizers`` has already built and
-    started iterating the loader (``estimated_stepping_batches`` for OneCycleLR), i.e. too late.
-    These methods only mark the loader as resumable for Lightning."""
-
-    def state_dict(self) -> dict:
-        return {}
-
-    def load_state_dict(self, state_dict: dict) -> None:
-        pass
-
-
-class CachedImages:
-    """Picklable ``index → fitted image`` view of the shared image cache for one split."""
-
-    def __init__(self, cache: ImageCache, positions: list[int]):
-        self.cache = cache
-        self.positions = positions
-
-    def __call__(self, index: int):
-        return self.cache[self.positions[index]]
-
-
-def _decode_check(path: Path) -> None:
-    read_gray(path)

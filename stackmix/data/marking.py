@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import io
 import logging
+import os
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -157,14 +158,23 @@ def read_marking(
         if not txt.strip():
             bad(line, sid, rel, "empty text: every line needs a transcription")
             continue
+        if not any(c.isprintable() and not c.isspace() for c in txt):
+            codes = " ".join(sorted({f"U+{ord(c):04X}" for c in txt}))
+            bad(line, sid, rel, f"empty text: only invisible characters ({codes}); every line "
+                "needs a transcription")
+            continue
         if not rel:
             bad(line, sid, rel, "empty path")
             continue
-        img = (root / rel).resolve()
+        # inside the folder by name (a symlinked lines/ folder is fine; '..' and absolute are not)
+        img = Path(os.path.normpath(root / rel))
         if not img.is_relative_to(root):
             bad(line, sid, rel, f"path points outside the dataset folder {root}")
             continue
         if check_images:
+            if img.is_dir():
+                bad(line, sid, rel, f"path is a folder, not an image file: {img}")
+                continue
             if not img.is_file():
                 bad(line, sid, rel, f"missing image: {img} does not exist")
                 continue

@@ -13,7 +13,6 @@ character of the text, spaces included) and ``synthetic.json`` (the parameters; 
 """
 from __future__ import annotations
 
-import contextlib
 import importlib
 import json
 import logging
@@ -31,6 +30,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+from filelock import FileLock
 from PIL import Image, ImageDraw, ImageFont
 
 from stackmix.data.marking import STAGES, write_marking
@@ -100,6 +100,17 @@ def _plain(value):
     if isinstance(value, Sequence) and not isinstance(value, (str, bytes)):
         return [_plain(v) for v in value]
     return value
+
+
+def params_key(params) -> str:
+    """Short hash of the complete generation parameters (``RUN_KEYS`` left out): the synthetic
+    dataset's folder name ends with it, so datasets generated with other parameters (another
+    seed, more lines) live side by side instead of replacing each other."""
+    import hashlib
+
+    full = synthetic_params(**_plain(params))
+    blob = json.dumps(_stamp(full), sort_keys=True, ensure_ascii=False).encode()
+    return hashlib.sha256(blob).hexdigest()[:10]
 
 
 def synthetic_params(**params) -> dict:
@@ -675,23 +686,6 @@ def is_complete(root: str | Path, params: dict) -> bool:
             and (root / EXTENTS_FILE).is_file())
 
 
-@contextlib.contextmanager
-def _lock(path: Path) -> Iterator[None]:
-    """An exclusive advisory lock on ``path`` (POSIX ``flock``; no-op where unavailable)."""
-    try:
-        import fcntl
-    except ImportError:  # pragma: no cover - Windows
-        yield
-        return
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a+") as fh:
-        fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
-
-
 def ensure_synthetic(root: str | Path, **params) -> Path:
     """Return ``root`` holding the synthetic dataset for ``params``, generating it if needed.
 
@@ -706,7 +700,8 @@ def ensure_synthetic(root: str | Path, **params) -> Path:
     if is_complete(root, full):
         log.debug("synthetic dataset up to date in %s", root)
         return root
-    with _lock(root.parent / f".{root.name}.lock"):
+    root.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(root.parent / f".{root.name}.lock"):
         if is_complete(root, full):
             return root
         for stale in root.parent.glob(f".{root.name}.tmp-*"):

@@ -35,8 +35,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from stackmix.fs import atomic_path
 from stackmix.data.image import read_gray
+from stackmix.fs import atomic_path, hold_shared, remove_stale_temporaries, unused
 from stackmix.mix.ink import ink_centre_row, paper_level
 from stackmix.mix.masks import CharMasks
 
@@ -165,6 +165,7 @@ def build_bank(
     if max_span < 1 or max_per_span < 1:
         raise BankError("max_span and max_per_span must be at least 1")
     prefix = bank_prefix(prefix)
+    remove_stale_temporaries(prefix.parent, f".{prefix.name}*")  # left by a killed build
     root = Path(root if root is not None else masks.root)
     rng = np.random.default_rng(seed)
 
@@ -271,23 +272,37 @@ def build_bank(
 
 
 def _remove_stale_pixels(prefix: Path, keep: str) -> None:
+    """Remove older pixel files of this bank, except those a running training still reads (it
+    holds a shared lock on the one it opened; a later build removes them)."""
     for f in prefix.parent.glob(f"{prefix.name}-*.pixels.npy"):
-        if f.name != keep:
-            try:
-                f.unlink()
-            except OSError:  # pragma: no cover - another process may hold it open (Windows)
-                log.warning("could not remove the old bank pixels %s", f)
+        if f.name == keep:
+            continue
+        if not unused(f):
+            log.info("kept the previous bank pixels %s: a running process still reads them", f)
+            continue
+        try:
+            f.unlink()
+        except OSError:  # pragma: no cover - another process may hold it open (Windows)
+            log.warning("could not remove the old bank pixels %s", f)
 
 
 # ---------------------------------------------------------------------------------- reading
+_INDEX_ARRAYS = ("spans", "span_start", "crop_g", "bounds", "line_bound0", "line_paper", "line_ids")
+
+
 class TokenBank:
     """Read access to a bank. The index is loaded on open (small); the pixel file is memory-
-    mapped on first use. Pickling keeps only the path: each process reopens lazily."""
+    mapped on first use.
+
+    A bank stays the one that was opened, even if it is rebuilt meanwhile: pickled copies (in
+    DataLoader workers) carry the index itself, not its path, and the opening process holds a
+    shared lock on its pixel file (named by build id), which a rebuild does not delete."""
 
     def __init__(self, prefix: str | Path):
         self.prefix = bank_prefix(prefix)
         self._pixels: np.ndarray | None = None
         self._load_index()
+        self._hold = hold_shared(self.pixels_path)
 
     @classmethod
     def open(cls, prefix: str | Path) -> "TokenBank":
@@ -300,13 +315,7 @@ class TokenBank:
         try:
             with np.load(idx, allow_pickle=False) as z:
                 meta = json.loads(str(z["meta"]))
-                self.spans = z["spans"]
-                self.span_start = z["span_start"]
-                self.crop_g = z["crop_g"]
-                self.bounds = z["bounds"]
-                self.line_bound0 = z["line_bound0"]
-                self.line_paper = z["line_paper"]
-                self.line_ids = z["line_ids"]
+                arrays = {k: z[k] for k in _INDEX_ARRAYS}
         except (OSError, ValueError, KeyError) as e:
             raise BankError(f"{idx} is not a readable token bank index ({e}); rebuild it with "
                             "`python prepare.py task=stackmix ...`") from None
@@ -314,6 +323,11 @@ class TokenBank:
             raise BankError(f"{idx}: unsupported bank format {meta.get('format')!r} version "
                             f"{meta.get('version')!r} (expected {FORMAT!r} {VERSION}); rebuild it "
                             "with `python prepare.py task=stackmix ...`")
+        self._set_index(meta, arrays)
+
+    def _set_index(self, meta: dict, arrays: dict) -> None:
+        for k in _INDEX_ARRAYS:
+            setattr(self, k, arrays[k])
         self.meta = meta
         self.height = int(meta["height"])
         self.span_len = np.char.str_len(self.spans).astype(np.int64)
@@ -323,14 +337,17 @@ class TokenBank:
         self._span_ids: dict[str, int] | None = None
         self._chars: frozenset[str] | None = None
 
-    # pickling: path only; arrays and the memory map are reopened in the receiving process
+    # pickling: the index itself (this build's, even if the bank was rebuilt since) and the
+    # path; the memory map is reopened in the receiving process
     def __getstate__(self) -> dict:
-        return {"prefix": str(self.prefix)}
+        return {"prefix": str(self.prefix), "meta": self.meta,
+                "arrays": {k: getattr(self, k) for k in _INDEX_ARRAYS}}
 
     def __setstate__(self, state: dict) -> None:
         self.prefix = Path(state["prefix"])
         self._pixels = None
-        self._load_index()
+        self._set_index(state["meta"], state["arrays"])
+        self._hold = hold_shared(self.pixels_path)
 
     @property
     def pixels_path(self) -> Path:

@@ -15,6 +15,8 @@ from typing import Callable, Iterable, Sequence
 
 import numpy as np
 
+from stackmix.fs import TextDecodeError, read_text
+
 log = logging.getLogger(__name__)
 
 
@@ -76,9 +78,9 @@ def read_text_lines(path: str | Path, normalize: Callable[[str], str]) -> list[s
     if not path.is_file():
         raise CorpusError(f"corpus file not found: {path}")
     try:
-        raw = path.read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError as e:
-        raise CorpusError(f"corpus file {path} is not UTF-8 ({e})") from None
+        raw = read_text(path)
+    except TextDecodeError as e:
+        raise CorpusError(f"corpus file {e}") from None
     lines = (normalize(t) for t in raw.splitlines())
     return [t for t in lines if t]
 

@@ -30,8 +30,9 @@ class StackMixGenerator:
     crop's paper level is moved to their mean, ink darkness scaled alike) so the seams between
     crops from different pages disappear.
 
-    Cheap to pickle (bank path, corpus and settings): each DataLoader worker memory-maps the bank
-    on first use, sharing the page cache.
+    Cheap to pickle (the bank's index, corpus and settings): each DataLoader worker memory-maps
+    the bank's pixels on first use, sharing the page cache. Workers use the bank this generator
+    was built with, even if it is rebuilt while the training runs.
     """
 
     def __init__(
@@ -59,8 +60,7 @@ class StackMixGenerator:
     # ----------------------------------------------------------------- lazy, per process
     def __getstate__(self) -> dict:
         state = self.__dict__.copy()
-        state["_bank"] = None
-        state["_tok"] = None
+        state["_tok"] = None  # the bank pickles its index, without the memory map
         return state
 
     @property

@@ -211,6 +211,13 @@ class HTRModule(L.LightningModule):
             self.test_rows = [r for part in gathered for r in part]
 
     # ------------------------------------------------------------------ optimization
+    def lr_scheduler_step(self, scheduler, metric) -> None:
+        from stackmix.training.schedule import hold_at_end
+
+        if hold_at_end(scheduler):  # never step past the end: the checkpoint stays resumable
+            return
+        super().lr_scheduler_step(scheduler, metric)
+
     def configure_optimizers(self):
         opt_cfg = dict(self.hparams.optimizer)
         optimizer = instantiate(opt_cfg, params=self.parameters())

@@ -71,6 +71,9 @@ def run(cfg: DictConfig) -> dict:
     text = t.get("text")
     if text in (None, "", "???"):
         raise SystemExit('task.text is required, e.g. task.text="Ceci est mon testament"')
+    if not str(text).strip():
+        raise SystemExit(f"task.text={text!r} has nothing to write (only spaces); give a text "
+                         'with at least one character, e.g. task.text="Ceci est mon testament"')
     try:
         bank = TokenBank(str(t.bank))
     except BankNotFoundError:

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 
 from stackmix import checkpoints
@@ -52,3 +53,17 @@ def load_checkpoint(path: str | os.PathLike, map_location: Any = "cpu", mmap: bo
         return checkpoints.load(path, map_location=map_location, mmap=mmap)
     except CheckpointError as e:
         raise ResumeError(str(e)) from None
+
+
+class StepCheckpoint(ModelCheckpoint):
+    """``ModelCheckpoint(every_n_train_steps=...)`` that never saves on an epoch's last batch.
+
+    A checkpoint taken there is written before that epoch's validation, but Lightning resumes
+    from a last-batch checkpoint as if validation had already run: a run killed during that
+    validation would skip it (missing from history.json and from best-checkpoint selection) and
+    replay the wrong data order. ``last.ckpt``, written after validation, covers that point."""
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        if batch_idx + 1 >= trainer.num_training_batches:
+            return
+        super().on_train_batch_end(trainer, pl_module, outputs, batch, batch_idx)

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from stackmix.checkpoints import alphabet_mismatch, checkpoint_alphabet
+from stackmix.fs import remove_stale_temporaries
 from stackmix.training.checkpoint_io import CHECKPOINT_GLOBS, ResumeError, load_checkpoint
 
 log = logging.getLogger(__name__)
@@ -75,6 +76,7 @@ def resolve_resume(resume: Any, ckpt_path: Any, output_dir: str | os.PathLike) -
     if resume in (None, "", False):
         return None
     if str(resume) == "auto":
+        remove_stale_temporaries(Path(output_dir) / "checkpoints")
         found = find_resume_checkpoint(output_dir)
         if found is None:
             log.info("resume=auto: no checkpoint in %s yet, starting a new run", output_dir)
@@ -101,3 +103,32 @@ def check_resume_alphabet(path: str | os.PathLike, alphabet: str) -> None:
             f"cannot resume from {path}: it was trained with another alphabet than this dataset's "
             f"({diff}). Resume with the dataset and dataset.alphabet of that run, or start a new "
             "run without resume=/ckpt_path=.")
+
+
+def finished_run(output_dir: str | os.PathLike, ckpt: Path | None, max_epochs: Any,
+                 max_steps: Any) -> dict | None:
+    """When ``ckpt`` (resumed into ``output_dir``) ends a run that trained its whole budget and
+    wrote ``metrics.json``: ``{"message", "metrics"}`` saying so; else None (train or test)."""
+    metrics_path = Path(output_dir) / "metrics.json"
+    if (ckpt is None or not metrics_path.is_file()
+            or not Path(ckpt).resolve().is_relative_to(Path(output_dir).resolve())):
+        return None
+    try:
+        step, epochs, _ = _progress(load_checkpoint(ckpt, mmap=True))
+    except ResumeError:
+        return None
+    budget_epochs = max_epochs not in (None, -1) and epochs >= int(max_epochs)
+    budget_steps = max_steps not in (None, -1) and step >= int(max_steps)
+    if not (budget_epochs or budget_steps):
+        return None
+    import json
+
+    try:
+        metrics = json.loads(metrics_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return {"metrics": metrics, "message": (
+        f"{output_dir} is a finished run ({epochs} epochs, step {step}; results in {metrics_path}): "
+        "nothing to do, nothing changed. To train longer, raise trainer.max_epochs (the "
+        "learning-rate schedule is rebuilt for the new budget); to test again, use "
+        "python prepare.py task=evaluate.")}

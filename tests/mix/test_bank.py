@@ -102,7 +102,9 @@ def test_killed_build_leaves_the_previous_bank_trusted(tmp_path):
     np.testing.assert_array_equal(after.crop("face"), old_crop)
     leftovers = [p.name for p in prefix.parent.iterdir() if p.name.startswith(".")]
     assert leftovers and all(".tmp" in n for n in leftovers)
-    # a later build succeeds and cleans the orphaned pixel file
+    # a later build succeeds and cleans the orphaned pixel file (and, once no reader holds it,
+    # the previous one)
+    del before, after
     build_bank(masks, prefix, height=32)
     assert len(list(prefix.parent.glob("bank-*.pixels.npy"))) == 1
 

@@ -13,44 +13,13 @@ from pathlib import Path
 import pytest
 import torch
 
-from conftest import REPO, make_dataset, tiny_train_overrides
-
-HELPERS = Path(__file__).resolve().parent
-TIMEOUT = 600
+from conftest import make_dataset
+from fault_helpers import TIMEOUT, env, stall, train_cmd, wait_for
 
 
 @pytest.fixture(scope="module")
 def data(tmp_path_factory) -> Path:
     return make_dataset(tmp_path_factory.mktemp("data") / "tiny")
-
-
-def train_cmd(data: Path, run: Path | str, cache: Path | str, *more: str) -> list[str]:
-    # 24 train lines, batch 4: 6 steps per epoch, 2 epochs; mid-epoch checkpoint every 4 steps
-    return [sys.executable, str(REPO / "train.py"), *tiny_train_overrides(data),
-            "trainer.max_epochs=2", "data.batch_size=4",
-            "callbacks.step_checkpoint.every_n_train_steps=4",
-            f"hydra.run.dir={run}", f"paths.cache_dir={cache}", *more]
-
-
-def env(**extra) -> dict:
-    e = dict(os.environ)
-    e["PYTHONPATH"] = os.pathsep.join(p for p in (str(HELPERS), e.get("PYTHONPATH")) if p)
-    e.update(extra)
-    return e
-
-
-def stall(step: int, marker: Path, until_sigterm: bool = False) -> list[str]:
-    return ["+callbacks.stall._target_=fault_helpers.StallAt", f"+callbacks.stall.step={step}",
-            f"+callbacks.stall.marker={marker}", f"+callbacks.stall.until_sigterm={until_sigterm}"]
-
-
-def wait_for(marker: Path, proc: subprocess.Popen) -> None:
-    deadline = time.monotonic() + TIMEOUT
-    while not marker.exists():
-        if proc.poll() is not None:
-            pytest.fail(f"training exited early ({proc.returncode}); see its log in {marker.parent}")
-        assert time.monotonic() < deadline, "training never reached the stall step"
-        time.sleep(0.05)
 
 
 @pytest.fixture(scope="module")
