@@ -54,7 +54,7 @@ def _tmp_prefix(path: Path) -> str:
 
 def _disk_error(e: OSError, path: Path, nbytes: int | None = None) -> OSError:
     """``e`` re-raised with the folder, the bytes needed and the free space when the disk is full."""
-    if e.errno not in (errno.ENOSPC, errno.EDQUOT):
+    if isinstance(e, DiskFullError) or e.errno not in (errno.ENOSPC, errno.EDQUOT):
         return e
     folder = path.parent
     try:
@@ -63,9 +63,9 @@ def _disk_error(e: OSError, path: Path, nbytes: int | None = None) -> OSError:
         free = None
     need = f"{nbytes / 1e6:.1f} MB needed" if nbytes is not None else "more space needed"
     have = f", {free / 1e6:.1f} MB free" if free is not None else ""
-    err = DiskFullError(e.errno, f"no space left in {folder} to write {path.name} ({need}{have}); "
+    err = DiskFullError(f"no space left in {folder} to write {path.name} ({need}{have}); "
                         "free some space or point the folder elsewhere")
-    err.filename = str(path)
+    err.errno = e.errno
     return err
 
 
@@ -233,7 +233,8 @@ def decode_text(raw: bytes, path: str | os.PathLike) -> str:
         raw = raw[3:]
     for bom, enc in _BOMS.items():
         if raw.startswith(bom):
-            code = enc.replace(" ", "").lower().replace("utf", "utf-")
+            code = enc.replace(" ", "").lower().replace("utf", "utf-")  # utf-16le
+            code = code.replace("--", "-")
             raise TextDecodeError(
                 f"{path} is {enc} encoded (it starts with a {enc} byte-order mark); save it as "
                 f"UTF-8 (e.g. `iconv -f {code} -t utf-8`).")

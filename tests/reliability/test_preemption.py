@@ -46,7 +46,7 @@ def test_preempted_launcher_job_continues_where_it_stopped(tmp_path):
     try:
         wait_for(marker, proc)
         proc.send_signal(signal.SIGUSR2)
-        proc.wait(timeout=120)
+        proc.wait(timeout=300)
     finally:
         if proc.poll() is None:
             proc.kill()

@@ -79,20 +79,30 @@ def test_changed_batch_size_then_more_epochs_resume_to_the_end(data, tmp_path):
     assert (metrics.stat().st_mtime_ns, metrics.read_text()) == before
 
 
-def test_a_schedule_never_steps_past_its_end():
-    """The safety net behind the rebuild: a scheduler at its last step holds its learning rate."""
+def test_a_schedule_never_steps_past_its_end_and_stretches_to_a_new_total():
+    """The safety net behind the rebuild, and the rebuild itself: a scheduler at its last step
+    holds its learning rate; stretched to twice the steps, it continues exactly as a schedule
+    built for the new total from the start."""
     from stackmix.training.schedule import hold_at_end, stretch_one_cycle
 
-    opt = torch.optim.AdamW([torch.nn.Parameter(torch.zeros(2))], lr=1e-3)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=3e-3, total_steps=4)
-    for _ in range(4):
-        opt.step()
-        sched.step()
-    assert hold_at_end(sched)  # one more step() would raise "Tried to step 5 times"
-    end_lr = opt.param_groups[0]["lr"]
-    stretch_one_cycle(sched, 8)  # the budget doubled: halfway through the stretched cycle
-    assert not hold_at_end(sched) and opt.param_groups[0]["lr"] > end_lr * 10
-    for _ in range(4):
-        opt.step()
-        sched.step()
-    assert hold_at_end(sched) and opt.param_groups[0]["lr"] == pytest.approx(end_lr)
+    def one_cycle(total):
+        opt = torch.optim.AdamW([torch.nn.Parameter(torch.zeros(2))], lr=1e-3)
+        return opt, torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=3e-3, total_steps=total)
+
+    def step(opt, sched, n):
+        lrs = []
+        for _ in range(n):
+            lrs.append(opt.param_groups[0]["lr"])
+            opt.step()
+            sched.step()
+        return lrs
+
+    opt, sched = one_cycle(10)
+    step(opt, sched, 10)
+    assert hold_at_end(sched)  # one more step() would raise "Tried to step 11 times"
+    ref_opt, ref = one_cycle(20)
+    step(ref_opt, ref, 10)
+    stretch_one_cycle(sched, 20)  # the budget doubled
+    assert not hold_at_end(sched)
+    assert step(opt, sched, 10) == pytest.approx(step(ref_opt, ref, 10), rel=1e-12)
+    assert hold_at_end(sched)

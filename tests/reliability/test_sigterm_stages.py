@@ -18,7 +18,7 @@ from fault_helpers import env, train_cmd, wait_for
 
 pytestmark = pytest.mark.slow
 
-EXIT_WITHIN_S = 90
+EXIT_WITHIN_S = 300  # generous for a loaded machine; the bug was a hang for ever
 
 
 @pytest.fixture(scope="module")
