@@ -26,7 +26,7 @@ from stackmix.training.checkpoint_io import AtomicCheckpointIO
 from stackmix.training.preemption import SubmititPreemption, launcher_resume, submitit_job
 from stackmix.training.resume import check_resume_alphabet, finished_run, resolve_resume
 from stackmix.training.rng import RNGState
-from stackmix.training.schedule import ScheduleOnResume
+from stackmix.model.schedule import ScheduleOnResume
 from stackmix.report import TrainingHistory, summary_table, write_metrics, write_predictions
 from stackmix.inference.evaluation import write_evaluation_report
 from stackmix.mix import build_generator

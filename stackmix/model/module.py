@@ -16,7 +16,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from stackmix.ctc import BLANK, best_paths, mean_confidence
 from stackmix.metrics import text_metrics
-from stackmix.model.schedule import total_steps_for
+from stackmix.model.schedule import hold_at_end, total_steps_for
 from stackmix.text import CTCCodec
 
 
@@ -212,8 +212,6 @@ class HTRModule(L.LightningModule):
 
     # ------------------------------------------------------------------ optimization
     def lr_scheduler_step(self, scheduler, metric) -> None:
-        from stackmix.training.schedule import hold_at_end
-
         if hold_at_end(scheduler):  # never step past the end: the checkpoint stays resumable
             return
         super().lr_scheduler_step(scheduler, metric)

@@ -83,7 +83,7 @@ def test_a_schedule_never_steps_past_its_end_and_stretches_to_a_new_total():
     """The safety net behind the rebuild, and the rebuild itself: a scheduler at its last step
     holds its learning rate; stretched to twice the steps, it continues exactly as a schedule
     built for the new total from the start."""
-    from stackmix.training.schedule import hold_at_end, stretch_one_cycle
+    from stackmix.model.schedule import hold_at_end, stretch_one_cycle
 
     def one_cycle(total):
         opt = torch.optim.AdamW([torch.nn.Parameter(torch.zeros(2))], lr=1e-3)
