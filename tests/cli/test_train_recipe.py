@@ -17,7 +17,7 @@ def _recipe(root, tmp_path, steps):
     ], tmp_path)
 
 
-@pytest.mark.parametrize("steps", [200])
+@pytest.mark.parametrize("steps", [400])
 def test_thirty_lines_leave_the_all_blank_phase(tmp_path, steps):
     from stackmix.cli.train import run
 
