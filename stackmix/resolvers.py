@@ -66,6 +66,16 @@ def synthetic_key(params) -> str:
     return params_key(params)
 
 
+# The model a dataset trains with when the command line names none (train.yaml's defaults list):
+# the embedded synthetic data is the CPU demo, so it gets the small network.
+DEFAULT_MODELS = {"synthetic": "small"}
+
+
+def default_model(dataset: str) -> str:
+    """``model`` group choice for a ``dataset`` group choice: ``small`` for synthetic, else ``paper``."""
+    return DEFAULT_MODELS.get(str(dataset), "paper")
+
+
 def register() -> None:
     for name, fn in {
         "sm.project_root": project_root,
@@ -75,6 +85,7 @@ def register() -> None:
         "sm.refresh_rate": refresh_rate,
         "sm.first": first_set,
         "sm.synthetic_key": synthetic_key,
+        "sm.default_model": default_model,
     }.items():
         if not OmegaConf.has_resolver(name):
             OmegaConf.register_new_resolver(name, fn)

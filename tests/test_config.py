@@ -73,3 +73,113 @@ def test_prepare_config_composes_every_task(tmp_path):
 def test_ctc_length_filter_uses_the_models_time_steps(tmp_path):
     assert compose_train([], tmp_path).data.time_steps == 64  # small: 64 steps, 128 features
     assert compose_train(["model=paper"], tmp_path).data.time_steps == 256
+
+
+@pytest.mark.parametrize("task", options("task"))
+def test_every_prepare_task_composes_on_the_synthetic_dataset(task, tmp_path):
+    # dataset=synthetic used to override the model group from inside the dataset file, which
+    # prepare.yaml (no model group) refused: every task failed with dataset=synthetic
+    with initialize_config_module("stackmix.conf", version_base="1.3"):
+        cfg = compose("prepare", overrides=[f"task={task}", "dataset=synthetic",
+                                            f"paths.output_dir={tmp_path}"])
+    assert cfg.dataset.name == "synthetic" and cfg.dataset.synthetic.n_train == 4000
+    assert "model" not in cfg
+
+
+def test_the_model_default_follows_the_dataset_and_yields_to_the_command_line(tmp_path):
+    assert compose_train(["model=paper"], tmp_path).model.net.backbone == "resnet34"
+    assert compose_train(["dataset=poilus", "model=small"], tmp_path).model.net.backbone == "resnet18"
+    # the synthetic dataset file no longer touches the model group
+    text = (CONF / "dataset" / "synthetic.yaml").read_text(encoding="utf-8")
+    assert "override" not in text and "_global_" not in text
+
+
+def _yaml(path: Path) -> dict:
+    return OmegaConf.to_container(OmegaConf.load(path))
+
+
+def test_aug_files_are_compositions_not_copies(tmp_path):
+    blocks = {name: _yaml(CONF / "aug" / f"{name}.yaml") for name in options("aug")}
+    # each block is written in exactly one file
+    for block in ("base", "blots", "stackmix"):
+        assert [n for n, b in blocks.items() if block in b] == [block], block
+    assert blocks["blots_stackmix"] == {"defaults": ["blots", "stackmix", "_self_"],
+                                        "name": "blots_stackmix"}
+    composed = {n: compose_train([f"aug={n}"], tmp_path).aug for n in blocks}
+    both = composed["blots_stackmix"]
+    assert both.base == composed["base"].base == composed["blots"].base == composed["stackmix"].base
+    assert both.blots == composed["blots"].blots and both.stackmix == composed["stackmix"].stackmix
+    assert composed["none"].base is None and composed["base"].blots is None
+
+
+def test_dataset_files_do_not_repeat_the_base_block():
+    # image size, normalization and the bad-row policies live once, in schema.DatasetConf
+    for name in options("dataset"):
+        data = _yaml(CONF / "dataset" / f"{name}.yaml")
+        assert data["defaults"][0] == "/schema/dataset@_here_", name
+        for key in ("normalize", "on_bad_row", "unknown_train_chars"):
+            assert key not in data, f"dataset/{name}.yaml repeats {key}"
+        assert (data.get("image_h"), data.get("image_w")) != (128, 2048), name
+
+
+def test_dataset_defaults_come_from_the_base(tmp_path):
+    ds = compose_train(["dataset=iam"], tmp_path).dataset
+    assert (ds.image_h, ds.image_w) == (128, 2048)
+    assert ds.normalize == {"unicode_form": "NFC", "collapse_whitespace": True, "replace": {},
+                            "lowercase": False}
+    assert ds.on_bad_row == "raise" and ds.unknown_train_chars == "error"
+    assert compose_train([], tmp_path).dataset.image_h == 48  # a dataset still sets its own
+
+
+def test_trainer_schema_lists_lightnings_arguments_with_their_defaults():
+    import inspect
+
+    from lightning.pytorch import Trainer
+
+    from stackmix.conf.schema import TrainerConf
+
+    params = inspect.signature(Trainer.__init__).parameters
+    wired = {"self", "logger", "callbacks", "plugins"}  # built by train.py from their own groups
+    schema = OmegaConf.structured(TrainerConf)
+    assert set(schema) - {"_target_"} == set(params) - wired
+    for key in schema:
+        if key != "_target_":
+            assert schema[key] == params[key].default, key
+
+
+def test_optimizer_and_scheduler_are_partial_and_get_the_total_steps(tmp_path, monkeypatch):
+    from types import SimpleNamespace
+
+    from stackmix.model.module import HTRModule
+
+    cfg = compose_train(["model=small",
+                         "model.scheduler._target_=torch.optim.lr_scheduler.OneCycleLR"], tmp_path)
+    assert cfg.model.optimizer._partial_ and cfg.model.scheduler._partial_
+    module = instantiate(cfg.model, alphabet="ab", image_h=32, image_w=128, _recursive_=False)
+    monkeypatch.setattr(HTRModule, "trainer",
+                        property(lambda self: SimpleNamespace(estimated_stepping_batches=7)))
+    out = module.configure_optimizers()
+    assert type(out["optimizer"]).__name__ == "AdamW"
+    assert out["optimizer"].param_groups[0]["params"][0] is next(module.parameters())
+    assert out["lr_scheduler"]["scheduler"].total_steps == 7
+    assert out["lr_scheduler"]["interval"] == "step"
+
+
+@pytest.mark.parametrize("override, key", [
+    ("aug.blots.colour=1", "Key 'colour' not in 'BlotsConf'"),
+    ("aug.blots.count_range=[1,x]", "aug.blots.count_range[1]"),
+    ("dataset.image_h=big", "dataset.image_h"),
+    ("trainer.max_epochs=abc", "trainer.max_epochs"),
+    ("data.batch_size=abc", "data.batch_size"),
+])
+def test_schemas_refuse_unknown_keys_and_wrong_types_at_composition(override, key, tmp_path):
+    from hydra.errors import ConfigCompositionException
+
+    with pytest.raises(ConfigCompositionException) as info:
+        compose_train(["aug=blots", override], tmp_path)
+    assert key in f"{info.value} {info.value.__cause__}"
+
+
+def test_trainer_arguments_need_no_plus(tmp_path):
+    assert compose_train(["trainer.accumulate_grad_batches=4"], tmp_path).trainer \
+        .accumulate_grad_batches == 4

@@ -16,7 +16,7 @@ from typing import Any
 import hydra
 from omegaconf import DictConfig, ListConfig
 
-from stackmix import resolvers  # noqa: F401  (registers ${sm.*} resolvers)
+from stackmix import conf, resolvers  # noqa: F401  (registers the schemas and ${sm.*} resolvers)
 
 log = logging.getLogger("stackmix.predict")
 

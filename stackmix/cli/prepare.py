@@ -7,7 +7,7 @@ import logging
 import hydra
 from omegaconf import DictConfig
 
-from stackmix import resolvers  # noqa: F401  (registers ${sm.*} resolvers)
+from stackmix import conf, resolvers  # noqa: F401  (registers the schemas and ${sm.*} resolvers)
 
 log = logging.getLogger("stackmix.prepare")
 

@@ -1,4 +1,9 @@
-"""`python train.py ...`: compose the config, train, test the best checkpoint, write the reports."""
+"""`python train.py ...`: compose the config, train, test the best checkpoint, write the reports.
+
+Only Hydra and OmegaConf are imported before the command line is parsed and the composed config
+is checked: `--help`, `--cfg job` and configuration errors answer in about a second, and
+Lightning/torch are loaded by :func:`run`.
+"""
 from __future__ import annotations
 
 import logging
@@ -7,66 +12,26 @@ import sys
 import time
 from pathlib import Path
 
-from stackmix.resolvers import project_root
+import hydra
+from omegaconf import DictConfig
 
-# torch makes its compiler cache folder as soon as lightning is imported ($TMPDIR/torchinductor_<user>
-# by default): keep it in our cache folder (run() moves it to the configured paths.cache_dir).
-_OWN_COMPILER_CACHE = "TORCHINDUCTOR_CACHE_DIR" not in os.environ
-if _OWN_COMPILER_CACHE:
-    os.environ["TORCHINDUCTOR_CACHE_DIR"] = str(
-        Path(os.environ.get("STACKMIX_CACHE") or Path(project_root()) / ".cache") / "torchinductor")
-
-import hydra  # noqa: E402
-import lightning as L  # noqa: E402
-from hydra.utils import instantiate  # noqa: E402
-from omegaconf import DictConfig, OmegaConf  # noqa: E402
-
-from stackmix import resolvers  # noqa: F401  (registers ${sm.*} resolvers)
-from stackmix.training.checkpoint_io import AtomicCheckpointIO
-from stackmix.training.preemption import SubmititPreemption, launcher_resume, submitit_job
-from stackmix.training.resume import check_resume_alphabet, finished_run, resolve_resume
-from stackmix.training.rng import RNGState
-from stackmix.model.schedule import ScheduleOnResume
-from stackmix.report import TrainingHistory, summary_table, write_metrics, write_predictions
-from stackmix.inference.evaluation import write_evaluation_report
-from stackmix.mix import build_generator
+from stackmix import conf, resolvers  # noqa: F401  (registers the schemas and ${sm.*} resolvers)
+from stackmix.conf.checks import ConfigError, check_train
 
 log = logging.getLogger("stackmix.train")
 
 
-class Throughput(L.Callback):
-    """Training samples per second, measured over whole epochs (data loading included)."""
-
-    def __init__(self):
-        self.samples = 0
-        self.seconds = 0.0
-        self._t0 = None
-        self._n = 0
-
-    def on_train_start(self, trainer, pl_module):
-        # a run resumed mid-epoch starts without on_train_epoch_start
-        self._t0 = time.perf_counter()
-        self._n = 0
-
-    def on_train_epoch_start(self, trainer, pl_module):
-        self._t0 = time.perf_counter()
-        self._n = 0
-
-    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
-        self._n += len(batch["texts"])
-
-    def on_train_epoch_end(self, trainer, pl_module):
-        if self._t0 is not None:
-            self.seconds += time.perf_counter() - self._t0
-            self.samples += self._n
-
-    @property
-    def rate(self) -> float | None:
-        return self.samples / self.seconds if self.seconds > 0 else None
-
-
 def build(cfg: DictConfig):
     """Instantiate the DataModule, LightningModule and Trainer from a composed config."""
+    from hydra.utils import instantiate
+
+    from stackmix.report import TrainingHistory
+    from stackmix.training.checkpoint_io import AtomicCheckpointIO
+    from stackmix.training.rng import RNGState
+    from stackmix.training.throughput import Throughput
+
+    from stackmix.mix import build_generator
+
     dm = instantiate(cfg.data, dataset=cfg.dataset, aug=cfg.aug, stackmix_factory=build_generator,
                      _recursive_=False)
     codec = dm.codec
@@ -78,7 +43,7 @@ def build(cfg: DictConfig):
     callbacks = [instantiate(c) for c in (cfg.get("callbacks") or {}).values() if c]
     history = TrainingHistory(str(out_dir))
     throughput = Throughput()
-    callbacks += [history, throughput, RNGState(), ScheduleOnResume()]
+    callbacks += [history, throughput, RNGState()]
     loggers = [instantiate(c) for c in (cfg.get("logger") or {}).values() if c]
     # checkpoints: written atomically in their own folder, loaded with weights_only=True
     trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False,
@@ -88,6 +53,13 @@ def build(cfg: DictConfig):
 
 def run(cfg: DictConfig) -> dict:
     t0 = time.perf_counter()
+    _compiler_caches_in(Path(cfg.paths.cache_dir))  # before torch is imported
+    import lightning as L
+
+    from stackmix.inference.evaluation import write_evaluation_report
+    from stackmix.report import summary_table, write_metrics, write_predictions
+    from stackmix.training.resume import check_resume_alphabet, resolve_resume
+
     L.seed_everything(cfg.seed, workers=True)
     if cfg.get("threads"):
         import torch
@@ -95,25 +67,18 @@ def run(cfg: DictConfig) -> dict:
         torch.set_num_threads(int(cfg.threads))
     out_dir = Path(cfg.paths.output_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    _compiler_caches_in(Path(cfg.paths.cache_dir))
-    resume_from = resolve_resume(launcher_resume(cfg.get("resume")), cfg.get("ckpt_path"), out_dir)
-    done = finished_run(out_dir, resume_from, cfg.trainer.get("max_epochs"),
-                        cfg.trainer.get("max_steps"))
-    if done is not None:  # resume=auto on a finished run: say so, change nothing
-        print(done["message"], flush=True)
-        return done["metrics"]
+    resume_from = resolve_resume(cfg.get("resume"), cfg.get("ckpt_path"), out_dir)
     dm, module, trainer, history, throughput = build(cfg)
     log.info("output directory: %s", out_dir)
     if resume_from is not None:
         check_resume_alphabet(resume_from, dm.codec.alphabet)
         log.info("resuming from %s", resume_from)
-    preemption = SubmititPreemption().install() if submitit_job() else None
     try:
         trainer.fit(module, datamodule=dm, ckpt_path=str(resume_from) if resume_from else None,
                     weights_only=True)
     except BaseException:
         if getattr(trainer, "received_sigterm", False):
-            _preempted(trainer, out_dir, preemption=preemption)
+            _preempted(trainer, out_dir)
         raise
 
     metrics: dict = {"dataset": dm.name, "aug": cfg.aug.get("name"), "seed": cfg.seed, **dm.info()}
@@ -135,13 +100,8 @@ def run(cfg: DictConfig) -> dict:
 
     fast = bool(cfg.trainer.get("fast_dev_run"))
     if cfg.get("test_after_fit", True):
-        try:
-            results = trainer.test(module, datamodule=dm,
-                                   ckpt_path=None if fast or not best else best, weights_only=True)
-        except BaseException:
-            if getattr(trainer, "received_sigterm", False):
-                _preempted(trainer, out_dir, testing=True)
-            raise
+        results = trainer.test(module, datamodule=dm, ckpt_path=None if fast or not best else best,
+                               weights_only=True)
         if results:
             metrics.update({k: float(v) for k, v in results[0].items()})
         if trainer.is_global_zero:
@@ -158,30 +118,25 @@ def run(cfg: DictConfig) -> dict:
     return metrics
 
 
+_CACHE_VARS = {"TORCHINDUCTOR_CACHE_DIR": "torchinductor", "TRITON_CACHE_DIR": "triton"}
+_set_here: dict[str, str] = {}  # the values this module put in the environment
+
+
 def _compiler_caches_in(cache_dir: Path) -> None:
-    """torch.compile / Triton caches go to the configured cache folder unless set by the user."""
+    """torch.compile / Triton caches go to the configured cache folder unless the user set them
+    (torch would otherwise make $TMPDIR/torchinductor_<user> as soon as it is imported)."""
     cache_dir = cache_dir.expanduser().resolve()
-    if _OWN_COMPILER_CACHE:
-        os.environ["TORCHINDUCTOR_CACHE_DIR"] = str(cache_dir / "torchinductor")
-    os.environ.setdefault("TRITON_CACHE_DIR", str(cache_dir / "triton"))
+    for var, sub in _CACHE_VARS.items():
+        if var not in os.environ or os.environ[var] == _set_here.get(var):
+            os.environ[var] = _set_here[var] = str(cache_dir / sub)
 
 
 PREEMPTED_EXIT_CODE = 128 + 15  # as if killed by SIGTERM: schedulers see the job did not finish
 
 
-def _preempted(trainer, out_dir: Path, testing: bool = False,
-               preemption: SubmititPreemption | None = None) -> None:
+def _preempted(trainer, out_dir: Path) -> None:
     """SIGTERM (e.g. SLURM preemption): the checkpoint is written (callbacks.on_exception); say how
     to continue and exit with 143 rather than Lightning's exit status 0."""
-    if testing:
-        # training is complete (last.ckpt); the exception checkpoint holds the test's weights
-        (out_dir / "checkpoints" / "on_exception.ckpt").unlink(missing_ok=True)
-        msg = (f"stopped by SIGTERM while testing, after training finished ({trainer.current_epoch} "
-               f"epochs, step {trainer.global_step}); nothing is retrained when you continue with "
-               f"the same command plus hydra.run.dir={out_dir} resume=auto: it runs the test")
-        log.warning(msg)
-        print(msg, file=sys.stderr, flush=True)
-        raise SystemExit(PREEMPTED_EXIT_CODE)
     ckpts = sorted((out_dir / "checkpoints").glob("*.ckpt"), key=lambda p: p.stat().st_mtime)
     where = ckpts[-1] if ckpts else "none (callbacks.on_exception is disabled)"
     msg = (f"stopped by SIGTERM at epoch {trainer.current_epoch}, step {trainer.global_step}; "
@@ -189,13 +144,16 @@ def _preempted(trainer, out_dir: Path, testing: bool = False,
            f"hydra.run.dir={out_dir} resume=auto")
     log.warning(msg)
     print(msg, file=sys.stderr, flush=True)
-    if preemption is not None and preemption.received:
-        preemption.requeue()  # submitit: resubmit this job (it resumes with resume=auto)
     raise SystemExit(PREEMPTED_EXIT_CODE)
 
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="train")
 def main(cfg: DictConfig) -> float | None:
+    try:
+        check_train(cfg)
+    except ConfigError as e:
+        print(f"train.py: {e}", file=sys.stderr, flush=True)
+        raise SystemExit(2) from None
     metrics = run(cfg)
     # Return the optimized value so Hydra sweepers (e.g. Optuna) can use it.
     return metrics.get("test/cer", metrics.get("best_val_cer"))

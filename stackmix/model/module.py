@@ -5,6 +5,8 @@ Validation and test decode with the same function (:meth:`HTRModule.decode`, i.e
 """
 from __future__ import annotations
 
+import inspect
+from functools import partial
 from typing import Any
 
 import lightning as L
@@ -217,19 +219,24 @@ class HTRModule(L.LightningModule):
         super().lr_scheduler_step(scheduler, metric)
 
     def configure_optimizers(self):
-        opt_cfg = dict(self.hparams.optimizer)
-        optimizer = instantiate(opt_cfg, params=self.parameters())
+        # model.optimizer / model.scheduler are `_partial_: true` configs: factories completed here
+        optimizer = instantiate(dict(self.hparams.optimizer), _partial_=True)(self.parameters())
         sched_cfg = self.hparams.scheduler
         if not sched_cfg:
             return optimizer
         sched_cfg = dict(sched_cfg)
         interval = sched_cfg.pop("interval", "step")
-        if sched_cfg.get("_target_", "").endswith("BudgetOneCycleLR"):
+        make_scheduler = instantiate(sched_cfg, _partial_=True)
+        params = inspect.signature(make_scheduler.func).parameters
+        if "time_fraction" in params:  # BudgetOneCycleLR: sized by steps and trainer.max_time
             total, fraction = total_steps_for(self.trainer)
-            sched_cfg.setdefault("total_steps", total)
-            sched_cfg["time_fraction"] = fraction
-        elif sched_cfg.get("_target_", "").endswith("OneCycleLR"):
-            sched_cfg.setdefault("total_steps", int(self.trainer.estimated_stepping_batches))
-        scheduler = instantiate(sched_cfg, optimizer=optimizer)
+            extra = {"time_fraction": fraction}
+            if "total_steps" not in make_scheduler.keywords:
+                extra["total_steps"] = total
+            make_scheduler = partial(make_scheduler, **extra)
+        elif "total_steps" in params and "total_steps" not in make_scheduler.keywords:  # OneCycleLR
+            make_scheduler = partial(make_scheduler,
+                                     total_steps=int(self.trainer.estimated_stepping_batches))
+        scheduler = make_scheduler(optimizer)
         return {"optimizer": optimizer,
                 "lr_scheduler": {"scheduler": scheduler, "interval": interval}}

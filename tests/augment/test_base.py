@@ -6,6 +6,7 @@ from pathlib import Path
 import albumentations as A
 import numpy as np
 import pytest
+from hydra import compose, initialize_config_module
 from omegaconf import OmegaConf
 
 import stackmix
@@ -25,9 +26,11 @@ def page(shape, seed=0) -> np.ndarray:
 
 
 def load_aug(name: str):
-    cfg = OmegaConf.create({"paths": {"tokens_dir": "/tmp/tokens"}, "dataset": {"name": "dummy"}})
-    cfg.aug = OmegaConf.load(AUG_DIR / f"{name}.yaml")
-    OmegaConf.resolve(cfg)
+    """The composed ``aug`` block (aug files are compositions: blots_stackmix = base + both blocks)."""
+    with initialize_config_module("stackmix.conf", version_base="1.3"):
+        cfg = compose("prepare", overrides=["task=preview_aug", f"aug={name}",
+                                            "paths.tokens_dir=/tmp/tokens", "dataset.name=dummy"])
+    OmegaConf.resolve(cfg.aug)
     return cfg.aug
 
 

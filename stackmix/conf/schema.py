@@ -1,0 +1,189 @@
+"""Typed schemas of the config groups (Hydra structured configs, registered in Hydra's ConfigStore).
+
+Each group's YAML files start from their schema (``defaults: [/schema/<group>@_here_, _self_]``),
+so Hydra checks every value when it composes the config: a key that does not exist
+(``aug.blots.colour=1``) or a value of the wrong type (``trainer.max_epochs=abc``,
+``dataset.image_h=big``) stops the command with a message naming the key, before any data is
+read. Rules a type cannot express (``data.batch_size >= 1``, a ``dataset.root`` that is set)
+are checked by :mod:`stackmix.conf.checks`.
+
+The schemas hold types; the YAML files hold the values. The one exception is
+:class:`DatasetConf`, which is also the base of every dataset config: its defaults (image size,
+normalization, bad-row policy) are written here once instead of in 16 files.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Optional
+
+from hydra.core.config_store import ConfigStore
+from omegaconf import MISSING
+
+__all__ = ["register"]
+
+
+# --------------------------------------------------------------------------- dataset
+@dataclass
+class NormalizeConf:
+    """Text normalization applied to every transcription before anything else."""
+    unicode_form: Optional[str] = "NFC"      # NFC | NFD | NFKC | NFKD | null
+    collapse_whitespace: bool = True
+    replace: Dict[str, str] = field(default_factory=dict)
+    lowercase: bool = False
+
+
+@dataclass
+class DatasetConf:
+    """A prepared dataset (``marking.csv`` + images) and how to read it."""
+    name: str = MISSING
+    root: str = MISSING
+    image_h: int = 128                       # model input size (lines are resized and padded)
+    image_w: int = 2048
+    alphabet: Optional[str] = None           # null: derived from the train split
+    normalize: NormalizeConf = field(default_factory=NormalizeConf)
+    on_bad_row: str = "raise"                # raise | skip (bad rows counted and listed at start)
+    unknown_train_chars: str = "error"       # error | drop (train lines with them are skipped)
+    train_limit: Optional[int] = None        # N: train on a seeded random N of the train lines
+    epochs: Optional[int] = None             # trainer.max_epochs default for this dataset
+    batch_size: Optional[int] = None         # data.batch_size default for this dataset
+    source: Optional[Dict[str, Any]] = None  # public datasets: publisher, files, converter options
+    synthetic: Optional[Dict[str, Any]] = None  # dataset=synthetic: generation parameters
+
+
+# --------------------------------------------------------------------------- aug
+@dataclass
+class ClaheConf:
+    p: float = MISSING
+    clip_limit: float = MISSING
+    tile_grid_size: List[int] = MISSING
+
+
+@dataclass
+class RotateConf:
+    p: float = MISSING
+    limit: float = MISSING
+
+
+@dataclass
+class JpegConf:
+    p: float = MISSING
+    quality_range: List[int] = MISSING
+
+
+@dataclass
+class BaseAugConf:
+    clahe: Optional[ClaheConf] = None
+    rotate: Optional[RotateConf] = None
+    jpeg: Optional[JpegConf] = None
+
+
+@dataclass
+class BlotsConf:
+    p: float = MISSING
+    count_range: List[int] = MISSING
+    height_range: List[int] = MISSING
+    width_range: List[int] = MISSING
+    incline_range: List[int] = MISSING
+    intensity_range: List[float] = MISSING
+    transparency_range: List[float] = MISSING
+    thickness_range: List[int] = MISSING
+    ink_range: List[int] = MISSING
+
+
+@dataclass
+class StackMixConf:
+    p: float = MISSING
+    bank: str = MISSING
+    corpus: Any = None                       # null: the train transcriptions; or a text file
+    max_len: Optional[int] = None
+    min_len: int = MISSING
+    smooth_background_p: float = MISSING
+    caps: List[int] = MISSING
+    cap_weights: List[float] = MISSING
+    seed: int = MISSING
+
+
+@dataclass
+class AugConf:
+    """``aug=<name>``: a null block is switched off."""
+    name: str = MISSING
+    base: Optional[BaseAugConf] = None
+    blots: Optional[BlotsConf] = None
+    stackmix: Optional[StackMixConf] = None
+
+
+# --------------------------------------------------------------------------- data
+@dataclass
+class DataConf:
+    """The ``data:`` block of train.yaml (arguments of HTRDataModule)."""
+    _target_: str = "stackmix.data.datamodule.HTRDataModule"
+    batch_size: int = MISSING
+    eval_batch_size: Optional[int] = None
+    num_workers: int = MISSING
+    pin_memory: bool = MISSING
+    persistent_workers: bool = MISSING
+    prefetch_factor: Optional[int] = None
+    seed: int = MISSING
+    time_steps: Optional[int] = None
+    verify_images: bool = MISSING
+    cache_images: bool = MISSING
+    cache_dir: Optional[str] = None
+
+
+# --------------------------------------------------------------------------- trainer
+@dataclass
+class TrainerConf:
+    """Arguments of ``lightning.pytorch.Trainer`` (2.6) with Lightning's own defaults.
+
+    Every argument is listed, so ``trainer.accumulate_grad_batches=4`` works without ``+``;
+    ``tests/test_config.py`` checks the list and the defaults against the installed Lightning.
+    ``logger``, ``callbacks`` and ``plugins`` are built by train.py from their own groups.
+    Arguments that take several types (``devices: 2`` or ``"auto"``) are typed ``Any``.
+    """
+    _target_: str = "lightning.pytorch.Trainer"
+    accelerator: Any = "auto"
+    strategy: Any = "auto"
+    devices: Any = "auto"
+    num_nodes: int = 1
+    precision: Any = None
+    fast_dev_run: Any = False
+    max_epochs: Optional[int] = None
+    min_epochs: Optional[int] = None
+    max_steps: int = -1
+    min_steps: Optional[int] = None
+    max_time: Any = None
+    limit_train_batches: Any = None    # int: batches, float: fraction
+    limit_val_batches: Any = None    # int: batches, float: fraction
+    limit_test_batches: Any = None    # int: batches, float: fraction
+    limit_predict_batches: Any = None    # int: batches, float: fraction
+    overfit_batches: Any = 0.0
+    val_check_interval: Any = None
+    check_val_every_n_epoch: Optional[int] = 1
+    num_sanity_val_steps: Optional[int] = None
+    log_every_n_steps: Optional[int] = None
+    enable_checkpointing: Optional[bool] = None
+    enable_progress_bar: Optional[bool] = None
+    enable_model_summary: Optional[bool] = None
+    accumulate_grad_batches: int = 1
+    gradient_clip_val: Optional[float] = None
+    gradient_clip_algorithm: Optional[str] = None
+    deterministic: Any = None
+    benchmark: Optional[bool] = None
+    inference_mode: bool = True
+    use_distributed_sampler: bool = True
+    profiler: Optional[str] = None
+    detect_anomaly: bool = False
+    barebones: bool = False
+    sync_batchnorm: bool = False
+    reload_dataloaders_every_n_epochs: int = 0
+    default_root_dir: Optional[str] = None
+    enable_autolog_hparams: bool = True
+    model_registry: Optional[str] = None
+
+
+def register() -> None:
+    """Store the schemas as ``schema/<group>`` (idempotent)."""
+    cs = ConfigStore.instance()
+    for name, node in (("dataset", DatasetConf), ("aug", AugConf), ("data", DataConf),
+                       ("trainer", TrainerConf)):
+        cs.store(group="schema", name=name, node=node)
