@@ -23,8 +23,11 @@ install: $(STAMP)  ## create .venv and install the package with its dev tools
 demo: $(STAMP)  ## train + evaluate on the embedded synthetic dataset (CPU, ~10 min)
 	$(PY) train.py $(ARGS)
 
-test: $(STAMP)  ## run the test suite
+test: $(STAMP)  ## run the whole test suite (what CI runs)
 	$(PY) -m pytest -q $(ARGS)
+
+test-fast: $(STAMP)  ## the suite without the `slow` tests (subprocess trainings): the edit-test loop
+	$(PY) -m pytest -q -m "not slow" $(ARGS)
 
 bench: $(STAMP)  ## run the CPU benchmarks under bench/ (not peer_kraken.py: it trains for an hour)
 	@for b in $(filter-out bench/peer_kraken.py,$(wildcard bench/*.py)); do echo "== $$b"; $(PY) $$b || exit 1; done

@@ -1,9 +1,16 @@
-"""OmegaConf resolvers used by the configs (``${sm.<name>:...}``)."""
+"""OmegaConf resolvers used by the configs (``${sm.<name>:...}``), registered on import.
+
+The machine probes live in :mod:`stackmix.conf.hardware`, the tracking defaults in
+:mod:`stackmix.conf.tracking`; both import their heavy libraries only when a value is resolved.
+"""
 from __future__ import annotations
 
 from pathlib import Path
 
 from omegaconf import OmegaConf
+
+from stackmix.conf.hardware import auto_precision, cuda_available
+from stackmix.conf.tracking import wandb_offline
 
 
 def project_root() -> str:
@@ -12,39 +19,6 @@ def project_root() -> str:
     if (here / "pyproject.toml").is_file():
         return str(here)
     return str(Path.cwd())
-
-
-def _cuda() -> bool:
-    try:
-        import torch
-
-        return torch.cuda.is_available()
-    except Exception:  # pragma: no cover
-        return False
-
-
-def auto_precision() -> str:
-    """bf16 mixed precision on a GPU that supports it, fp32 elsewhere."""
-    if _cuda():
-        import torch
-
-        return "bf16-mixed" if torch.cuda.is_bf16_supported() else "16-mixed"
-    return "32-true"
-
-
-def wandb_offline() -> bool:
-    """W&B runs offline unless credentials are present, so it never prompts or needs network."""
-    import os
-
-    if os.environ.get("WANDB_MODE") in ("online", "run"):
-        return False
-    if os.environ.get("WANDB_API_KEY"):
-        return False
-    netrc = Path(os.environ.get("NETRC", Path.home() / ".netrc"))
-    try:
-        return "api.wandb.ai" not in netrc.read_text()
-    except OSError:
-        return True
 
 
 def refresh_rate() -> int:
@@ -80,7 +54,7 @@ def register() -> None:
     for name, fn in {
         "sm.project_root": project_root,
         "sm.precision": auto_precision,
-        "sm.cuda": _cuda,
+        "sm.cuda": cuda_available,
         "sm.wandb_offline": wandb_offline,
         "sm.refresh_rate": refresh_rate,
         "sm.first": first_set,

@@ -116,7 +116,7 @@ def test_dataset_files_do_not_repeat_the_base_block():
     # image size, normalization and the bad-row policies live once, in schema.DatasetConf
     for name in options("dataset"):
         data = _yaml(CONF / "dataset" / f"{name}.yaml")
-        assert data["defaults"][0] == "/schema/dataset@_here_", name
+        assert data["defaults"][0] == "/schema_dataset@_here_", name
         for key in ("normalize", "on_bad_row", "unknown_train_chars"):
             assert key not in data, f"dataset/{name}.yaml repeats {key}"
         assert (data.get("image_h"), data.get("image_w")) != (128, 2048), name
@@ -183,3 +183,59 @@ def test_schemas_refuse_unknown_keys_and_wrong_types_at_composition(override, ke
 def test_trainer_arguments_need_no_plus(tmp_path):
     assert compose_train(["trainer.accumulate_grad_batches=4"], tmp_path).trainer \
         .accumulate_grad_batches == 4
+
+
+def test_renamed_task_still_runs_with_a_notice(tmp_path):
+    from stackmix.tasks import load_task
+
+    with initialize_config_module("stackmix.conf", version_base="1.3"):
+        old = compose("prepare", overrides=["task=stackmix", f"paths.output_dir={tmp_path}"])
+        new = compose("prepare", overrides=["task=token_bank", f"paths.output_dir={tmp_path}"])
+    assert {k: v for k, v in old.task.items() if k != "name"} == \
+        {k: v for k, v in new.task.items() if k != "name"}
+    module, notice = load_task("stackmix")
+    assert module.__name__ == "stackmix.tasks.token_bank" and "task=token_bank" in notice
+    assert load_task("token_bank") == (module, None)
+    assert load_task("import")[0].__name__ == "stackmix.tasks.import_data"
+
+
+@pytest.mark.parametrize("env, netrc_key, offline", [
+    ({"WANDB_MODE": "offline", "WANDB_API_KEY": "k" * 40}, None, True),
+    ({"WANDB_MODE": "online"}, None, False),
+    ({"WANDB_API_KEY": "k" * 40}, None, False),
+    ({}, "0123456789abcdef0123456789abcdef01234567", False),  # stored by `wandb login`
+    ({}, None, True),
+])
+def test_wandb_is_offline_unless_wandb_has_credentials(env, netrc_key, offline, tmp_path,
+                                                        monkeypatch):
+    pytest.importorskip("wandb")
+    from stackmix.conf.tracking import wandb_offline
+
+    for var in ("WANDB_MODE", "WANDB_API_KEY", "WANDB_BASE_URL"):
+        monkeypatch.delenv(var, raising=False)
+    for k, v in env.items():
+        monkeypatch.setenv(k, v)
+    netrc = tmp_path / "netrc"
+    if netrc_key:
+        netrc.write_text(f"machine api.wandb.ai\n  login user\n  password {netrc_key}\n")
+        netrc.chmod(0o600)
+    monkeypatch.setenv("NETRC", str(netrc))
+    assert wandb_offline() is offline
+
+
+def test_no_module_changes_the_environment_when_imported():
+    import subprocess
+    import sys
+
+    code = (
+        "import os, pkgutil, importlib, stackmix\n"
+        "import torch, lightning, albumentations, cv2, hydra  # what they do is not ours\n"
+        "before = dict(os.environ)\n"
+        "for m in pkgutil.walk_packages(stackmix.__path__, 'stackmix.'):\n"
+        "    importlib.import_module(m.name)\n"
+        "changed = sorted(k for k in set(before) | set(os.environ) if before.get(k) != os.environ.get(k))\n"
+        "print(changed)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=1800,
+                         check=True).stdout
+    assert out.strip().splitlines()[-1] == "[]"

@@ -17,6 +17,7 @@ import hydra
 from omegaconf import DictConfig, ListConfig
 
 from stackmix import conf, resolvers  # noqa: F401  (registers the schemas and ${sm.*} resolvers)
+from stackmix.cli.errors import reporting_errors
 
 log = logging.getLogger("stackmix.predict")
 
@@ -157,11 +158,7 @@ def main(cfg: DictConfig) -> None:
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(message)s")
     for noisy in ("lightning", "lightning.pytorch", "lightning.fabric"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
-    try:
-        run(cfg)
-    except PredictError as e:
-        print(f"predict.py: error: {e}", file=sys.stderr)
-        sys.exit(2)
+    reporting_errors("predict.py", lambda: run(cfg))
 
 
 if __name__ == "__main__":

@@ -10,12 +10,14 @@ import logging
 import os
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import hydra
 from omegaconf import DictConfig
 
 from stackmix import conf, resolvers  # noqa: F401  (registers the schemas and ${sm.*} resolvers)
+from stackmix.cli.errors import reporting_errors
 from stackmix.conf.checks import ConfigError, check_train
 
 log = logging.getLogger("stackmix.train")
@@ -68,14 +70,23 @@ def run(cfg: DictConfig) -> dict:
     out_dir = Path(cfg.paths.output_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     resume_from = resolve_resume(cfg.get("resume"), cfg.get("ckpt_path"), out_dir)
+    if resume_from is None and str(cfg.get("resume")) != "auto":
+        refuse_used_run_folder(out_dir)
     dm, module, trainer, history, throughput = build(cfg)
+    log_config(trainer, cfg)
     log.info("output directory: %s", out_dir)
     if resume_from is not None:
         check_resume_alphabet(resume_from, dm.codec.alphabet)
         log.info("resuming from %s", resume_from)
     try:
-        trainer.fit(module, datamodule=dm, ckpt_path=str(resume_from) if resume_from else None,
-                    weights_only=True)
+        with warnings.catch_warnings():
+            if resume_from is None:
+                # Lightning turns ckpt_path=None into "last" when an OnExceptionCheckpoint is
+                # configured, and warns about it; refuse_used_run_folder made sure there is none
+                for text in LIGHTNING_LAST_CKPT_WARNINGS:
+                    warnings.filterwarnings("ignore", message=text)
+            trainer.fit(module, datamodule=dm,
+                        ckpt_path=str(resume_from) if resume_from else None, weights_only=True)
     except BaseException:
         if getattr(trainer, "received_sigterm", False):
             _preempted(trainer, out_dir)
@@ -118,6 +129,34 @@ def run(cfg: DictConfig) -> dict:
     return metrics
 
 
+LIGHTNING_LAST_CKPT_WARNINGS = (
+    r"`\.fit\(ckpt_path=None\)` was called without a model",
+    r'\.fit\(ckpt_path="last"\) is set, but there is no last checkpoint available',
+)
+
+
+def refuse_used_run_folder(out_dir: Path) -> None:
+    """A new run must not start in the folder of an earlier one: Lightning would silently restore
+    its last checkpoint (and the two runs' files would mix)."""
+    found = sorted(p.name for p in (out_dir / "checkpoints").glob("*.ckpt"))
+    if found:
+        shown = ", ".join(found[:4]) + (f" and {len(found) - 4} more" if len(found) > 4 else "")
+        raise ConfigError(
+            f"{out_dir} already holds the checkpoints of a run ({shown}). Continue that run with "
+            "resume=auto (same hydra.run.dir), start from one of its checkpoints in a new folder "
+            f"with resume={out_dir} and no hydra.run.dir, or choose an empty hydra.run.dir.")
+
+
+def log_config(trainer, cfg: DictConfig) -> None:
+    """The whole composed config (dataset, aug, model, data, trainer, seed...) as the run's
+    hyperparameters in every logger (CSV hparams.yaml, TensorBoard, W&B config)."""
+    from omegaconf import OmegaConf
+
+    params = OmegaConf.to_container(cfg, resolve=True)
+    for logger in trainer.loggers:
+        logger.log_hyperparams(params)
+
+
 _CACHE_VARS = {"TORCHINDUCTOR_CACHE_DIR": "torchinductor", "TRITON_CACHE_DIR": "triton"}
 _set_here: dict[str, str] = {}  # the values this module put in the environment
 
@@ -147,16 +186,19 @@ def _preempted(trainer, out_dir: Path) -> None:
     raise SystemExit(PREEMPTED_EXIT_CODE)
 
 
+def objective(metrics: dict) -> float | None:
+    """The value main() returns to Hydra sweepers (Optuna minimizes it): the best validation CER.
+    Never the test CER: a search tuned on the test split would report an optimistic result."""
+    return metrics.get("best_val_cer")
+
+
 @hydra.main(version_base="1.3", config_path="../conf", config_name="train")
 def main(cfg: DictConfig) -> float | None:
-    try:
+    def train() -> float | None:
         check_train(cfg)
-    except ConfigError as e:
-        print(f"train.py: {e}", file=sys.stderr, flush=True)
-        raise SystemExit(2) from None
-    metrics = run(cfg)
-    # Return the optimized value so Hydra sweepers (e.g. Optuna) can use it.
-    return metrics.get("test/cer", metrics.get("best_val_cer"))
+        return objective(run(cfg))
+
+    return reporting_errors("train.py", train)
 
 
 if __name__ == "__main__":

@@ -6,10 +6,12 @@ is imported, so a bad value costs a second, not a data load: ``check_train(cfg)`
 """
 from __future__ import annotations
 
+from pathlib import Path
+
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-__all__ = ["ConfigError", "check_dataset", "check_train"]
+__all__ = ["ConfigError", "check_data_present", "check_dataset", "check_train"]
 
 CHOICES = {
     "dataset.on_bad_row": ("raise", "skip"),
@@ -63,6 +65,28 @@ def check_dataset(cfg: DictConfig, problems: list[str]) -> None:
             problems.append(f"{key}={v!r}: expected {' or '.join(allowed)}")
 
 
+def check_data_present(cfg: DictConfig, problems: list[str]) -> None:
+    """The dataset folder holds a prepared dataset, or says how to make one (synthetic data is
+    generated on first use)."""
+    from stackmix.data.marking import MARKING
+
+    ds = cfg.dataset
+    if ds.get("synthetic") or OmegaConf.is_missing(ds, "root"):
+        return
+    root = Path(str(ds.root)).expanduser()
+    if (root / MARKING).is_file():
+        return
+    name = str(ds.name)
+    if ds.get("source"):
+        how = (f"make prepare-{name} (or python prepare.py task=dataset dataset={name}; "
+               "see README, 'Datasets')")
+    else:
+        how = ("python prepare.py task=import format=alto|pagexml|gt_txt input=<your files> "
+               f"out={root} (see README, 'Your own data')")
+    problems.append(f"dataset={name}: no prepared dataset at {root} ({MARKING} is missing). "
+                    f"Prepare it with: {how}; or point dataset.root=... at a prepared copy")
+
+
 def check_train(cfg: DictConfig) -> None:
     """Raise :class:`ConfigError` when ``python train.py`` could not run with ``cfg``."""
     problems: list[str] = []
@@ -76,3 +100,6 @@ def check_train(cfg: DictConfig) -> None:
         problems.append(f"trainer.max_epochs={max_epochs} must be at least 1 (or -1: no limit)")
     if problems:
         raise ConfigError("invalid configuration:\n  " + "\n  ".join(problems))
+    check_data_present(cfg, problems)
+    if problems:
+        raise ConfigError(problems[0])

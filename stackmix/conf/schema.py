@@ -1,6 +1,6 @@
 """Typed schemas of the config groups (Hydra structured configs, registered in Hydra's ConfigStore).
 
-Each group's YAML files start from their schema (``defaults: [/schema/<group>@_here_, _self_]``),
+Each group's YAML files start from their schema (``defaults: [/schema_<group>@_here_, _self_]``),
 so Hydra checks every value when it composes the config: a key that does not exist
 (``aug.blots.colour=1``) or a value of the wrong type (``trainer.max_epochs=abc``,
 ``dataset.image_h=big``) stops the command with a message naming the key, before any data is
@@ -181,9 +181,42 @@ class TrainerConf:
     model_registry: Optional[str] = None
 
 
+# --------------------------------------------------------------------------- prepare.py task=dataset
+@dataclass
+class ConverterOptions:
+    """``task.options.<key>=...`` of ``task=dataset``: overrides one option of the dataset's
+    converter (``dataset.source.options``). Every option of
+    every converter is listed, so each can be set as written (``task.options.strict=false``,
+    ``task.options.unlisted=skip``, ``task.options.xml_digest=null``) and a misspelt one is
+    refused. ``???`` (not given) keeps the dataset's own value."""
+    collection: Any = MISSING
+    cv: Any = MISSING
+    document: Any = MISSING
+    exclude_pages: Any = MISSING
+    join_punctuation: Optional[bool] = MISSING
+    max_height: Optional[int] = MISSING
+    outside_polygon: Optional[str] = MISSING
+    padding: Optional[int] = MISSING
+    skip_err: Optional[bool] = MISSING
+    special_codes: Optional[Dict[str, str]] = MISSING
+    special_letters: Optional[Dict[str, str]] = MISSING
+    split: Optional[str] = MISSING
+    split_file: Optional[str] = MISSING
+    split_files: Optional[Dict[str, str]] = MISSING
+    strict: Optional[bool] = MISSING
+    test_writers: Any = MISSING
+    train_replace: Optional[Dict[str, str]] = MISSING
+    unassigned: Optional[str] = MISSING
+    unescape_entities: Optional[bool] = MISSING
+    unlisted: Optional[str] = MISSING
+    valid_writers: Any = MISSING
+    xml_digest: Optional[str] = MISSING
+
+
 def register() -> None:
-    """Store the schemas as ``schema/<group>`` (idempotent)."""
+    """Store the schemas as ``schema_<group>`` (top-level names, so that ``--help`` does not list
+    them as a config group; idempotent)."""
     cs = ConfigStore.instance()
     for name, node in (("dataset", DatasetConf), ("aug", AugConf), ("data", DataConf),
-                       ("trainer", TrainerConf)):
-        cs.store(group="schema", name=name, node=node)
+                       ("trainer", TrainerConf), ("converter_options", ConverterOptions)):
+        cs.store(name=f"schema_{name}", node=node)

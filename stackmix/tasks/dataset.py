@@ -75,7 +75,11 @@ def run(cfg: DictConfig) -> dict:
                  name, out, ", ".join(f"{k} {v}" for k, v in marking.counts().items()))
         return {"dataset": name, "out": str(out), "counts": marking.counts(), "rebuilt": False}
 
-    options = {**(source.get("options") or {}), **_plain(_get(cfg, "task.options"))}
+    given = _get(cfg, "task.options")  # only the options given on the command line (others: ???)
+    overrides = {} if given is None else {
+        k: OmegaConf.to_container(given[k], resolve=True) if OmegaConf.is_config(given[k])
+        else given[k] for k in given if not OmegaConf.is_missing(given, k)}
+    options = {**(source.get("options") or {}), **overrides}
     alphabet = _get(cfg, "dataset.alphabet")
     common = dict(dataset=name, overwrite=overwrite,
                   check_images=bool(_get(cfg, "task.check_images", True)),

@@ -17,6 +17,7 @@ def build(root, tmp_path):
     return dm, module
 
 
+@pytest.mark.slow  # two spawned training processes
 def test_ddp_validation_cer_equals_single_process(tmp_path):
     # 9 valid lines: an odd count that a padding DistributedSampler would distort
     root = make_dataset(tmp_path / "d", counts=(16, 9, 3), seed=1)

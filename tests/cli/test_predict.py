@@ -26,6 +26,7 @@ def compose_predict(overrides):
         return compose("predict", overrides=overrides)
 
 
+@pytest.mark.slow  # predict.py in a subprocess
 def test_predict_folder_gives_the_evaluation_predictions(tiny, tmp_path):
     folder = tmp_path / "test_images"
     folder.mkdir()

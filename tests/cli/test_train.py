@@ -5,11 +5,14 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import torch
+import yaml
 
 from conftest import REPO, tiny_train_overrides
 
 
+@pytest.mark.slow
 def test_train_cli_writes_predictions_metrics_and_curves(tiny_dataset, tmp_path):
     out = tmp_path / "run"
     cmd = [sys.executable, str(REPO / "train.py"), *tiny_train_overrides(tiny_dataset),
@@ -30,6 +33,13 @@ def test_train_cli_writes_predictions_metrics_and_curves(tiny_dataset, tmp_path)
     assert (out / "curves.png").stat().st_size > 1000
     assert (out / "checkpoints" / "last.ckpt").is_file()
     assert (out / "csv" / "metrics.csv").is_file()
+    # the whole composed config is logged as the run's hyperparameters
+    hparams = yaml.safe_load((out / "csv" / "hparams.yaml").read_text(encoding="utf-8"))
+    assert hparams["dataset"]["root"] == str(tiny_dataset) and hparams["seed"] == 42
+    assert hparams["aug"]["name"] == "none" and hparams["data"]["batch_size"] == 8
+    # a fresh run folder: no misleading "last checkpoint" warnings from Lightning
+    assert "was called without a model" not in proc.stderr
+    assert "no last checkpoint available" not in proc.stderr
 
     # the checkpoint carries what inference needs and loads without pickled objects
     ckpt = torch.load(metrics["best_checkpoint"], map_location="cpu", weights_only=True)

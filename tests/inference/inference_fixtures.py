@@ -23,7 +23,7 @@ def tiny_run(tmp_path_factory) -> SimpleNamespace:
         base.mkdir(parents=True, exist_ok=True)
         data = make_dataset(base / "data", counts=(24, 8, 8))
         cfg = compose_train(tiny_train_overrides(data) + ["~callbacks.progress_bar",
-                                                          "+trainer.enable_progress_bar=false"],
+                                                          "trainer.enable_progress_bar=false"],
                             base)
         metrics = run(cfg)
         marker.write_text(json.dumps({"best_checkpoint": metrics["best_checkpoint"]}))

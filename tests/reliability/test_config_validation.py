@@ -31,9 +31,22 @@ def test_every_problem_is_listed_at_once(tmp_path):
     assert str(info.value).count("\n  ") == 3
 
 
-def test_the_default_config_passes(tmp_path):
-    check_train(compose_train([], tmp_path))
-    check_train(compose_train(["dataset=custom", "dataset.root=/data/mine"], tmp_path))
+def test_the_default_config_passes(tiny_dataset, tmp_path):
+    check_train(compose_train([], tmp_path))  # synthetic: generated on first use
+    check_train(compose_train(["dataset=custom", f"dataset.root={tiny_dataset}"], tmp_path))
+
+
+@pytest.mark.parametrize("dataset, command", [
+    ("iam", "make prepare-iam"),
+    ("poilus", "make prepare-poilus"),
+    ("custom", "python prepare.py task=import"),
+])
+def test_missing_data_names_the_command_that_prepares_it(dataset, command, tmp_path):
+    cfg = compose_train([f"dataset={dataset}", f"dataset.root={tmp_path}/absent"], tmp_path)
+    with pytest.raises(ConfigError) as info:
+        check_train(cfg)
+    assert f"no prepared dataset at {tmp_path}/absent" in str(info.value)
+    assert command in str(info.value)
 
 
 @pytest.mark.parametrize("override, words", [

@@ -16,6 +16,8 @@ import torch
 from conftest import make_dataset
 from fault_helpers import TIMEOUT, env, stall, train_cmd, wait_for
 
+pytestmark = pytest.mark.slow  # subprocess trainings (make test-fast skips them)
+
 
 @pytest.fixture(scope="module")
 def data(tmp_path_factory) -> Path:

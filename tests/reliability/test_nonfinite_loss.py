@@ -33,10 +33,10 @@ def same(a, b):
 
 def test_nonfinite_loss_skips_the_step_and_counts_it(tiny_dataset, tmp_path):
     cfg = compose_train(tiny_train_overrides(tiny_dataset) + [
-        "trainer.max_epochs=1", "+trainer.limit_train_batches=3", "+trainer.limit_val_batches=0",
+        "trainer.max_epochs=1", "trainer.limit_train_batches=3", "trainer.limit_val_batches=0",
         "data.batch_size=4", "callbacks.step_checkpoint=null", "callbacks.last_checkpoint=null",
         "callbacks.model_checkpoint=null", "callbacks.progress_bar=null",
-        "+trainer.enable_progress_bar=false"], tmp_path)
+        "trainer.enable_progress_bar=false"], tmp_path)
     dm, module, trainer, *_ = build(cfg)
     snaps = Snapshots()
     trainer.callbacks.append(snaps)

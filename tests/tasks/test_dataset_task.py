@@ -77,7 +77,7 @@ def test_dataset_task_converts_keeps_and_rebuilds(tmp_path):
     assert again["rebuilt"] is False and again["counts"] == result["counts"]
     # rebuilt with another fold through task.options
     cfg = cfg_for(["task=dataset", "dataset=washington", f"task.raw={tmp_path}/raw",
-                   f"task.out={out}", "task.overwrite=true", "+task.options.cv=cv2"], tmp_path)
+                   f"task.out={out}", "task.overwrite=true", "task.options.cv=cv2"], tmp_path)
     assert dataset_task.run(cfg)["counts"] == {"train": 1, "valid": 1, "test": 1}
 
 
@@ -148,7 +148,7 @@ def test_import_task(tmp_path):
     for k in range(3):
         cv2.imwrite(str(folder / f"{k}.png"), np.full((10, 30), 100 + k, np.uint8))
         (folder / f"{k}.gt.txt").write_text(f"line {k}")
-    mod = importlib.import_module("stackmix.tasks.import")
+    mod = importlib.import_module("stackmix.tasks.import_data")
     cfg = cfg_for(["task=import", "format=gt_txt", f"input={folder}", f"out={tmp_path}/mine",
                    "split=none", "task.stage=test"], tmp_path)
     assert mod.run(cfg)["counts"] == {"train": 0, "valid": 0, "test": 3}
@@ -199,7 +199,7 @@ def test_import_task_alto_with_images_folder_and_group_split(tmp_path):
         stem = f"letter{k // 3}-{k % 3}"
         (tmp_path / "alto" / f"{stem}.xml").write_text(alto.format(img=f"{stem}.jpg", t=stem))
         cv2.imwrite(str(tmp_path / "scans" / f"{stem}.jpg"), np.full((40, 60), 9 * k, np.uint8))
-    mod = importlib.import_module("stackmix.tasks.import")
+    mod = importlib.import_module("stackmix.tasks.import_data")
     cfg = cfg_for(["task=import", "format=alto", f"input={tmp_path}/alto", f"out={tmp_path}/o",
                    f"images={tmp_path}/scans", "split=group",
                    r"task.group_pattern='^(letter\d+)-\d+$'"], tmp_path)

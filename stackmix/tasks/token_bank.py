@@ -1,4 +1,4 @@
-"""`python prepare.py task=stackmix dataset=<name>`: StackMix step 3, the token bank.
+"""`python prepare.py task=token_bank dataset=<name>`: StackMix step 3, the token bank.
 
 Reads the char masks (``task=char_masks``) and the dataset images, and writes every span of
 1..``max_span`` characters (at most ``max_per_span`` crops each) as one memory-mapped pixel file

@@ -6,8 +6,7 @@ group|writer|list|none``, ``task.group_pattern``, ``images=<folder>``, ``task.ra
 ``task.stage=test``, ``task.geometry=polygon``, ``task.padding=8``). Logs and returns the
 validation report; writes nothing unless the whole import succeeds.
 
-(The module is named ``import`` to match ``task=import``; it is loaded by name, never with an
-``import`` statement.)
+(``task=import`` runs this module: ``import`` itself is a Python keyword.)
 """
 from __future__ import annotations
 

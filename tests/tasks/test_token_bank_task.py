@@ -8,13 +8,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "mix"))
 from stackmix_fixtures import make_masked_dataset  # noqa: E402
 
 from stackmix.mix.bank import TokenBank  # noqa: E402
-from stackmix.tasks import stackmix as stackmix_task  # noqa: E402
+from stackmix.tasks import token_bank as stackmix_task  # noqa: E402
 
 
 def _cfg(tmp_path, *extra):
     with initialize_config_module("stackmix.conf", version_base="1.3"):
         return compose("prepare", overrides=[
-            "task=stackmix", "dataset=custom", f"dataset.root={tmp_path}/data",
+            "task=token_bank", "dataset=custom", f"dataset.root={tmp_path}/data",
             f"paths.output_dir={tmp_path}", f"paths.tokens_dir={tmp_path}/tokens",
             "task.progress=false", *extra])
 
