@@ -16,14 +16,14 @@ CONF = REPO / "stackmix" / "conf"
 
 def cli(script: str, *args: str, cwd: Path, **env) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, str(REPO / script), *args], capture_output=True,
-                          text=True, timeout=600, cwd=cwd, env={**os.environ, **env})
+                          text=True, timeout=1200, cwd=cwd, env={**os.environ, **env})
 
 
 # --------------------------------------------------------------------------- help
 def test_train_help_does_not_import_lightning_or_torch(tmp_path):
     # `python train.py --help` must answer in about a second: nothing heavy before parsing
     proc = subprocess.run([sys.executable, "-X", "importtime", str(REPO / "train.py"), "--help"],
-                          capture_output=True, text=True, timeout=300, cwd=tmp_path)
+                          capture_output=True, text=True, timeout=1200, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr[-2000:]
     imported = {line.split("|")[-1].strip() for line in proc.stderr.splitlines()
                 if line.startswith("import time:")}
