@@ -156,13 +156,18 @@ def test_optimizer_and_scheduler_are_partial_and_get_the_total_steps(tmp_path, m
                          "model.scheduler._target_=torch.optim.lr_scheduler.OneCycleLR"], tmp_path)
     assert cfg.model.optimizer._partial_ and cfg.model.scheduler._partial_
     module = instantiate(cfg.model, alphabet="ab", image_h=32, image_w=128, _recursive_=False)
-    monkeypatch.setattr(HTRModule, "trainer",
-                        property(lambda self: SimpleNamespace(estimated_stepping_batches=7)))
+    monkeypatch.setattr(HTRModule, "trainer", property(
+        lambda self: SimpleNamespace(estimated_stepping_batches=7, callbacks=[])))
     out = module.configure_optimizers()
     assert type(out["optimizer"]).__name__ == "AdamW"
     assert out["optimizer"].param_groups[0]["params"][0] is next(module.parameters())
     assert out["lr_scheduler"]["scheduler"].total_steps == 7
     assert out["lr_scheduler"]["interval"] == "step"
+    # the default schedule (BudgetOneCycleLR) gets the total steps and the time-budget hook too
+    cfg = compose_train(["model=small"], tmp_path)
+    module = instantiate(cfg.model, alphabet="ab", image_h=32, image_w=128, _recursive_=False)
+    scheduler = module.configure_optimizers()["lr_scheduler"]["scheduler"]
+    assert type(scheduler).__name__ == "BudgetOneCycleLR" and scheduler.total_steps == 7
 
 
 @pytest.mark.parametrize("override, key", [
