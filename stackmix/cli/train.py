@@ -29,6 +29,7 @@ def build(cfg: DictConfig):
 
     from stackmix.report import TrainingHistory
     from stackmix.training.checkpoint_io import AtomicCheckpointIO
+    from stackmix.model.schedule import ScheduleOnResume
     from stackmix.training.rng import RNGState
     from stackmix.training.throughput import Throughput
 
@@ -45,7 +46,7 @@ def build(cfg: DictConfig):
     callbacks = [instantiate(c) for c in (cfg.get("callbacks") or {}).values() if c]
     history = TrainingHistory(str(out_dir))
     throughput = Throughput()
-    callbacks += [history, throughput, RNGState()]
+    callbacks += [history, throughput, RNGState(), ScheduleOnResume()]
     loggers = [instantiate(c) for c in (cfg.get("logger") or {}).values() if c]
     # checkpoints: written atomically in their own folder, loaded with weights_only=True
     trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False,
@@ -60,7 +61,8 @@ def run(cfg: DictConfig) -> dict:
 
     from stackmix.inference.evaluation import write_evaluation_report
     from stackmix.report import summary_table, write_metrics, write_predictions
-    from stackmix.training.resume import check_resume_alphabet, resolve_resume
+    from stackmix.training.preemption import SubmititPreemption, launcher_resume, submitit_job
+    from stackmix.training.resume import check_resume_alphabet, finished_run, resolve_resume
 
     L.seed_everything(cfg.seed, workers=True)
     if cfg.get("threads"):
@@ -69,8 +71,14 @@ def run(cfg: DictConfig) -> dict:
         torch.set_num_threads(int(cfg.threads))
     out_dir = Path(cfg.paths.output_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    resume_from = resolve_resume(cfg.get("resume"), cfg.get("ckpt_path"), out_dir)
-    if resume_from is None and str(cfg.get("resume")) != "auto":
+    resume = launcher_resume(cfg.get("resume"))
+    resume_from = resolve_resume(resume, cfg.get("ckpt_path"), out_dir)
+    done = finished_run(out_dir, resume_from, cfg.trainer.get("max_epochs"),
+                        cfg.trainer.get("max_steps"))
+    if done is not None:  # resume=auto on a finished run: say so, change nothing
+        print(done["message"], flush=True)
+        return done["metrics"]
+    if resume_from is None and str(resume) != "auto":
         refuse_used_run_folder(out_dir)
     dm, module, trainer, history, throughput = build(cfg)
     log_config(trainer, cfg)
@@ -78,6 +86,7 @@ def run(cfg: DictConfig) -> dict:
     if resume_from is not None:
         check_resume_alphabet(resume_from, dm.codec.alphabet)
         log.info("resuming from %s", resume_from)
+    preemption = SubmititPreemption().install() if submitit_job() else None
     try:
         with warnings.catch_warnings():
             if resume_from is None:
@@ -89,7 +98,7 @@ def run(cfg: DictConfig) -> dict:
                         ckpt_path=str(resume_from) if resume_from else None, weights_only=True)
     except BaseException:
         if getattr(trainer, "received_sigterm", False):
-            _preempted(trainer, out_dir)
+            _preempted(trainer, out_dir, preemption=preemption)
         raise
 
     metrics: dict = {"dataset": dm.name, "aug": cfg.aug.get("name"), "seed": cfg.seed, **dm.info()}
@@ -111,8 +120,13 @@ def run(cfg: DictConfig) -> dict:
 
     fast = bool(cfg.trainer.get("fast_dev_run"))
     if cfg.get("test_after_fit", True):
-        results = trainer.test(module, datamodule=dm, ckpt_path=None if fast or not best else best,
-                               weights_only=True)
+        try:
+            results = trainer.test(module, datamodule=dm,
+                                   ckpt_path=None if fast or not best else best, weights_only=True)
+        except BaseException:
+            if getattr(trainer, "received_sigterm", False):
+                _preempted(trainer, out_dir, testing=True)
+            raise
         if results:
             metrics.update({k: float(v) for k, v in results[0].items()})
         if trainer.is_global_zero:
@@ -173,9 +187,19 @@ def _compiler_caches_in(cache_dir: Path) -> None:
 PREEMPTED_EXIT_CODE = 128 + 15  # as if killed by SIGTERM: schedulers see the job did not finish
 
 
-def _preempted(trainer, out_dir: Path) -> None:
+def _preempted(trainer, out_dir: Path, testing: bool = False, preemption=None) -> None:
     """SIGTERM (e.g. SLURM preemption): the checkpoint is written (callbacks.on_exception); say how
-    to continue and exit with 143 rather than Lightning's exit status 0."""
+    to continue and exit with 143 rather than Lightning's exit status 0. ``preemption``: the
+    SubmititPreemption handler of a submitit job (it requeues the job)."""
+    if testing:
+        # training is complete (last.ckpt); the exception checkpoint holds the test's weights
+        (out_dir / "checkpoints" / "on_exception.ckpt").unlink(missing_ok=True)
+        msg = (f"stopped by SIGTERM while testing, after training finished ({trainer.current_epoch} "
+               f"epochs, step {trainer.global_step}); nothing is retrained when you continue with "
+               f"the same command plus hydra.run.dir={out_dir} resume=auto: it runs the test")
+        log.warning(msg)
+        print(msg, file=sys.stderr, flush=True)
+        raise SystemExit(PREEMPTED_EXIT_CODE)
     ckpts = sorted((out_dir / "checkpoints").glob("*.ckpt"), key=lambda p: p.stat().st_mtime)
     where = ckpts[-1] if ckpts else "none (callbacks.on_exception is disabled)"
     msg = (f"stopped by SIGTERM at epoch {trainer.current_epoch}, step {trainer.global_step}; "
@@ -183,6 +207,8 @@ def _preempted(trainer, out_dir: Path) -> None:
            f"hydra.run.dir={out_dir} resume=auto")
     log.warning(msg)
     print(msg, file=sys.stderr, flush=True)
+    if preemption is not None and preemption.received:
+        preemption.requeue()  # submitit: resubmit this job (it resumes with resume=auto)
     raise SystemExit(PREEMPTED_EXIT_CODE)
 
 
