@@ -71,3 +71,20 @@ def tiny_train_overrides(root: Path) -> list[str]:
         "trainer.enable_model_summary=false", "trainer.num_sanity_val_steps=0",
         "data.batch_size=8", "data.num_workers=0", "logger=csv",
     ]
+
+
+def untrained_checkpoint(path: Path, alphabet: str = "abcdef ", seed: int = 0) -> Path:
+    """A model checkpoint with random weights in the Lightning format (no training: seconds), for
+    tests of loading, page handling and weight transfer rather than of reading quality."""
+    import lightning
+    import torch
+    from hydra.utils import instantiate
+
+    torch.manual_seed(seed)
+    cfg = compose_train(tiny_train_overrides(path.parent))
+    module = instantiate(cfg.model, alphabet=alphabet, image_h=32, image_w=128,
+                         normalize=cfg.dataset.normalize, dataset_name="tiny", _recursive_=False)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save({"state_dict": module.state_dict(), "hyper_parameters": dict(module.hparams),
+                "pytorch-lightning_version": lightning.__version__}, path)
+    return path

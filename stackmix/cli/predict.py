@@ -1,7 +1,8 @@
 """`python predict.py ckpt=... input=...`: recognize line images with a trained model.
 
 Writes CSV or JSONL (path, text, mean confidence, per-character confidences) or, for a single
-image, just its text on stdout. See conf/predict.yaml for the options.
+image, just its text on stdout. ALTO / PAGE-XML files as input: every TextLine is recognized and a
+filled-in copy of each XML is written (:mod:`stackmix.inference.pages`). See conf/predict.yaml.
 """
 from __future__ import annotations
 
@@ -95,6 +96,86 @@ def format_rows(rows: list[dict], fmt: str) -> str:
     raise PredictError(f"unknown format {fmt!r}: csv, jsonl, tsv or text")
 
 
+def _page_files(cfg: DictConfig) -> list[Path] | None:
+    from stackmix.inference.pages import PageError, page_inputs
+
+    if cfg.get("split") or cfg.get("input") is None:
+        return None
+    inp = cfg.input
+    items = list(inp) if isinstance(inp, (ListConfig, list, tuple)) else [inp]
+    try:
+        return page_inputs([str(i) for i in items])
+    except PageError as e:
+        raise PredictError(str(e)) from None
+
+
+def _page_outputs(xmls: list[Path], out: str | None) -> list[Path]:
+    """Where each filled-in XML goes: ``out`` (one page: a file or folder; several: a folder),
+    default ``<stem>.pred.xml`` beside the input."""
+    if not out:
+        return [x.with_name(x.stem + ".pred.xml") for x in xmls]
+    o = Path(out)
+    if len(xmls) == 1 and o.suffix.lower() == ".xml":
+        return [o]
+    if o.suffix.lower() == ".xml":
+        raise PredictError(f"out={out} is one file but {len(xmls)} pages were given: pass a folder")
+    names = [x.name for x in xmls]
+    if len(set(names)) != len(names):
+        raise PredictError("several input pages share a file name; run them folder by folder")
+    return [o / n for n in names]
+
+
+def run_pages(cfg: DictConfig, xmls: list[Path]) -> list[dict]:
+    """Recognize the lines of ALTO/PAGE files and write filled-in copies; returns one row per line."""
+    from stackmix.data.formats import PageDoesNotFit
+    from stackmix.inference.decoders import build_decoder
+    from stackmix.inference.recognizer import Recognizer
+    from stackmix.inference.pages import PageError, recognize_page
+
+    outs = _page_outputs(xmls, cfg.get("out"))
+    try:
+        recognizer = Recognizer.load(cfg.ckpt, device=cfg.get("device", "auto"))
+        decoder = build_decoder(cfg.get("decoder"), recognizer.alphabet)
+    except (FileNotFoundError, ImportError, ValueError) as e:
+        raise PredictError(str(e)) from None
+    rows = []
+    for xml, out in zip(xmls, outs):
+        try:
+            res = recognize_page(recognizer, decoder, xml, out, images=cfg.get("images"),
+                                 geometry=str(cfg.get("page_geometry", "polygon")),
+                                 padding=int(cfg.get("page_padding", 0)),
+                                 batch_size=int(cfg.batch_size))
+        except (PageError, PageDoesNotFit) as e:
+            raise PredictError(str(e)) from None
+        for ln in res.lines:
+            rows.append({"path": str(xml), **ln})
+        log.info("%s (%s): %d lines recognized → %s%s", xml.name, res.format, len(res.lines),
+                 out, f"; {len(res.skipped)} skipped: " + "; ".join(
+                     f"{i}: {r}" for i, r in res.skipped[:5]) if res.skipped else "")
+    return rows
+
+
+def _warn_whole_pages(paths: list[Path]) -> None:
+    from stackmix.data.formats import image_size
+    from stackmix.inference.pages import looks_like_page
+
+    pages = []
+    for p in paths:
+        try:
+            w, h = image_size(p)
+        except OSError:
+            continue  # unreadable: reported by recognition itself
+        if looks_like_page(h, w):
+            pages.append(f"{p} ({w}×{h})")
+    if pages:
+        more = f" and {len(pages) - 5} more" if len(pages) > 5 else ""
+        log.warning(
+            "%d input image(s) look like whole pages, not text lines: %s%s. predict.py reads "
+            "single lines; segment pages first (e.g. `kraken -a -i page.jpg page.xml segment "
+            "-bl` or eScriptorium) and pass the ALTO/PAGE file as input=", len(pages),
+            ", ".join(pages[:5]), more)
+
+
 def run(cfg: DictConfig) -> list[dict]:
     """Recognize the configured images; returns the rows (also written/printed)."""
     from stackmix.inference.decoders import build_decoder
@@ -103,12 +184,17 @@ def run(cfg: DictConfig) -> list[dict]:
     from stackmix.data.image import ImageReadError
     from stackmix.fs import atomic_write_text, check_writable
 
+    xmls = _page_files(cfg)
+    if xmls:
+        return run_pages(cfg, xmls)
     if cfg.get("out"):  # before any image is recognized
         try:
             check_writable(cfg.out)
         except OSError as e:
             raise PredictError(f"out={cfg.out}: {e.strerror or e}") from None
     paths, samples, train_texts = _inputs(cfg)
+    if samples is None:
+        _warn_whole_pages(paths)
     try:
         recognizer = Recognizer.load(cfg.ckpt, device=cfg.get("device", "auto"))
     except (FileNotFoundError, ImportError, ValueError) as e:

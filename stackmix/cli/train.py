@@ -14,7 +14,7 @@ import warnings
 from pathlib import Path
 
 import hydra
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from stackmix import conf, resolvers  # noqa: F401  (registers the schemas and ${sm.*} resolvers)
 from stackmix.cli.errors import reporting_errors
@@ -34,14 +34,27 @@ def build(cfg: DictConfig):
     from stackmix.training.throughput import Throughput
 
     from stackmix.mix import build_generator
+    from stackmix.model import init_from as init
 
     dm = instantiate(cfg.data, dataset=cfg.dataset, aug=cfg.aug, stackmix_factory=build_generator,
                      _recursive_=False)
+    model_cfg = cfg.model.copy()
+    src = init.load_source(cfg.init_from) if cfg.get("init_from") else None
+    if src is not None:  # start from a model: its network, an alphabet per alphabet=union|new
+        from stackmix.text import derive_alphabet
+
+        data_alphabet = str(dm.dataset_cfg.get("alphabet") or "") or derive_alphabet(
+            s.text for s in dm.marking.stage("train"))
+        dm.dataset_cfg["alphabet"] = init.plan_alphabet(src.alphabet, data_alphabet,
+                                                        str(cfg.get("alphabet") or "union"))
+        model_cfg.net = OmegaConf.create(src.net)
     codec = dm.codec
     module = instantiate(
-        cfg.model, alphabet=codec.alphabet, image_h=dm.image_h, image_w=dm.image_w,
+        model_cfg, alphabet=codec.alphabet, image_h=dm.image_h, image_w=dm.image_w,
         normalize=cfg.dataset.get("normalize"), dataset_name=cfg.dataset.name, _recursive_=False,
     )
+    if src is not None:
+        init.transfer_weights(module, src, codec.alphabet)
     out_dir = Path(cfg.paths.output_dir)
     callbacks = [instantiate(c) for c in (cfg.get("callbacks") or {}).values() if c]
     history = TrainingHistory(str(out_dir))

@@ -48,6 +48,8 @@ class HTRModule(L.LightningModule):
         dataset_name: str | None = None,
         channels_last: bool = False,
         compile: bool = False,
+        freeze_backbone: bool = False,
+        freeze_epochs: int = 1,
     ):
         super().__init__()
         self.save_hyperparameters({
@@ -55,7 +57,8 @@ class HTRModule(L.LightningModule):
             "image_w": int(image_w), "optimizer": _plain(optimizer),
             "scheduler": _plain(scheduler), "normalize": _plain(normalize) or {},
             "dataset_name": dataset_name, "channels_last": bool(channels_last),
-            "compile": bool(compile),
+            "compile": bool(compile), "freeze_backbone": bool(freeze_backbone),
+            "freeze_epochs": int(freeze_epochs),
         })
         self.codec = CTCCodec(alphabet)
         self.net = instantiate(self.hparams.net, num_classes=self.codec.num_classes)
@@ -150,6 +153,12 @@ class HTRModule(L.LightningModule):
         finally:
             inner.step = real_step
             self._step_finite = None
+
+    def on_train_epoch_start(self) -> None:
+        if self.hparams.get("freeze_backbone"):  # fine-tuning: the CNN waits freeze_epochs epochs
+            from stackmix.model.init_from import freeze_features
+
+            freeze_features(self, self.current_epoch < int(self.hparams.get("freeze_epochs", 1)))
 
     def on_train_epoch_end(self) -> None:
         self.log("train/nonfinite_steps", self.nonfinite_steps.float(), sync_dist=False)
