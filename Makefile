@@ -6,7 +6,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 ARGS   ?=
 
-.PHONY: install demo test test-fast bench preview-aug prepare-poilus clean help
+.PHONY: install demo test test-fast bench preview-aug prepare-poilus prepare-corpora clean help
 .DEFAULT_GOAL := help
 
 help:  ## list the targets
@@ -37,6 +37,9 @@ preview-aug: $(STAMP)  ## PNG grid of augmented training samples (synthetic data
 
 prepare-poilus: $(STAMP)  ## download CREMMA-AN-TestamentsDePoilus (CC BY 4.0, ~250 MB) and convert it to dataset.root
 	$(PY) prepare.py task=dataset dataset=poilus task.download=true $(ARGS)
+
+prepare-corpora: $(STAMP)  ## download + unpack the original StackMix corpora (external texts for StackMix)
+	$(PY) prepare.py task=corpus name=corpora $(ARGS)
 
 prepare-%: $(STAMP)  ## convert a downloaded dataset: make prepare-iam ARGS="raw=/path/to/download"
 	$(PY) prepare.py task=dataset dataset=$* $(ARGS)

@@ -21,27 +21,53 @@ _WS = re.compile(r"\s+")
 class Normalizer:
     """Per-dataset text normalization applied to every transcription before use.
 
-    ``unicode_form``: NFC/NFKC/... or ``None``; ``collapse_whitespace``: runs of whitespace become
-    one space and the line is stripped; ``replace``: literal substitutions applied in order
-    (e.g. ``{"’": "'"}``); ``lowercase``: fold case.
+    In this order: ``unicode_form`` (NFC/NFKC/... or ``None``); ``replace``: literal
+    substitutions applied in order (e.g. ``{"’": "'"}``; an empty replacement deletes);
+    ``regex``: regular-expression substitutions ``pattern → replacement`` applied in order
+    (Python ``re`` syntax, ``\\1`` back-references; e.g. Peter's ``{'\\b[pр]s\\b': 'р s'}``);
+    ``lowercase``: fold case; ``collapse_whitespace``: runs of whitespace become one space and the
+    line is stripped.
     """
 
     unicode_form: str | None = "NFC"
     collapse_whitespace: bool = True
     replace: tuple[tuple[str, str], ...] = ()
     lowercase: bool = False
+    regex: tuple[tuple[str, str], ...] = ()
+    _compiled: tuple = field(default=(), init=False, repr=False, compare=False)
+
+    def __post_init__(self):
+        compiled = []
+        for pattern, repl in self.regex:
+            try:
+                compiled.append((re.compile(pattern), repl))
+            except re.error as e:
+                raise ValueError(f"dataset.normalize.regex: invalid pattern {pattern!r}: {e}") from None
+        object.__setattr__(self, "_compiled", tuple(compiled))
+
+    @staticmethod
+    def _pairs(node, key: str) -> tuple[tuple[str, str], ...]:
+        if not node:
+            return ()
+        if hasattr(node, "items"):
+            return tuple((str(k), "" if v is None else str(v)) for k, v in node.items())
+        pairs = []
+        for item in node:  # a list of [pattern, replacement] pairs (keeps duplicates and order)
+            if len(item) != 2:
+                raise ValueError(f"dataset.normalize.{key}: expected [old, new] pairs, got {item!r}")
+            pairs.append((str(item[0]), "" if item[1] is None else str(item[1])))
+        return tuple(pairs)
 
     @classmethod
     def from_config(cls, cfg) -> "Normalizer":
         if cfg is None:
             return cls()
-        replace = cfg.get("replace") or {}
-        pairs = tuple((str(k), str(v)) for k, v in dict(replace).items())
         return cls(
             unicode_form=cfg.get("unicode_form", "NFC"),
             collapse_whitespace=bool(cfg.get("collapse_whitespace", True)),
-            replace=pairs,
+            replace=cls._pairs(cfg.get("replace"), "replace"),
             lowercase=bool(cfg.get("lowercase", False)),
+            regex=cls._pairs(cfg.get("regex"), "regex"),
         )
 
     def __call__(self, text: str) -> str:
@@ -49,6 +75,8 @@ class Normalizer:
             text = unicodedata.normalize(self.unicode_form, text)
         for old, new in self.replace:
             text = text.replace(old, new)
+        for pattern, new in self._compiled:
+            text = pattern.sub(new, text)
         if self.lowercase:
             text = text.lower()
         if self.collapse_whitespace:
@@ -60,6 +88,7 @@ class Normalizer:
             "unicode_form": self.unicode_form,
             "collapse_whitespace": self.collapse_whitespace,
             "replace": dict(self.replace),
+            "regex": dict(self.regex),
             "lowercase": self.lowercase,
         }
 

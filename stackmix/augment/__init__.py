@@ -68,9 +68,9 @@ def build_blots(cfg: Mapping[str, Any] | None) -> HandwrittenBlots | None:
     if cfg is None:
         return None
     kwargs = {k: (tuple(v) if k in _BLOT_RANGE_KEYS else v) for k, v in dict(cfg).items()}
-    unknown = set(kwargs) - _BLOT_RANGE_KEYS - {"p"}
+    unknown = set(kwargs) - _BLOT_RANGE_KEYS - set(HandwrittenBlots.OPTION_KEYS) - {"p"}
     if unknown:
-        raise ValueError(f"aug.blots: unknown keys {sorted(unknown)}; expected p and {sorted(_BLOT_RANGE_KEYS)}")
+        raise ValueError(f"aug.blots: unknown keys {sorted(unknown)}; expected p, style and {sorted(_BLOT_RANGE_KEYS)}")
     return HandwrittenBlots(**kwargs)
 
 

@@ -16,6 +16,16 @@ crossing a word out would draw it:
    sampled thickness into a small mask the size of the box clipped to the image, and the image
    is darkened there towards an ink grey level with opacity ``1 - transparency``.
 
+``style="paper"`` draws the original StackMix-OCR geometry instead: Bézier hatch strokes. For
+each of ``curves_range`` (3) curves per blot, control points are laid out in ``20·intensity``
+steps down the box (intensity 0.75 in the paper: 15 steps): the first tenth anywhere in the box,
+then alternating clusters of 10-80 points near the left edge (1-20 % of the width) and the rest
+of 80 near the right edge (80-99 %), each cluster inside its step's band (the left band reaching
+``incline`` pixels lower, which slants the strokes; the box is ``height × width``); the single
+Bézier curve through all of
+them is evaluated at 99 points and every segment is drawn with its own thickness from
+``thickness_range``. The curves are darkened towards ``ink`` with the blot's opacity.
+
 Guarantees (tested): pixels only get darker, only pixels inside the sampled boxes (clipped to the
 image) change, the shape and dtype are kept, and ``p=0`` is the identity. Boxes may be larger than
 the image or overhang it; they are clipped, never wrapped around.
@@ -28,12 +38,15 @@ stay available after a call through ``transform.get_applied_params()`` (albument
                      ``y0:y1``, columns ``x0:x1``), one per blot actually drawn;
 ``params["blots"]``  list of dicts with ``box``, ``points`` (the smoothed curve, float32 (N, 2)
                      x/y in image coordinates, may lie partly outside the image), ``thickness``,
-                     ``opacity`` (= 1 - transparency) and ``ink`` (grey level).
+                     ``opacity`` (= 1 - transparency) and ``ink`` (grey level); paper style: also
+                     ``curves``, a list of ``{"points", "thicknesses"}`` (one thickness per
+                     segment), and ``points`` is their concatenation.
 
 The same dicts are also kept in ``transform.last_blots`` (empty when the transform was skipped).
 """
 from __future__ import annotations
 
+import functools
 from typing import Annotated, Any
 
 import cv2
@@ -42,7 +55,10 @@ from albumentations.core.pydantic import check_range_bounds, nondecreasing
 from albumentations.core.transforms_interface import BaseTransformInitSchema, ImageOnlyTransform
 from pydantic import AfterValidator
 
-__all__ = ["HandwrittenBlots", "draw_blot", "scribble_points"]
+__all__ = ["BLOT_STYLES", "HandwrittenBlots", "bezier_curve", "draw_blot", "hatch_control_points",
+           "scribble_points"]
+
+BLOT_STYLES = ("scribble", "paper")
 
 _SHIFT = 4  # cv2 sub-pixel bits for polylines
 _SCALE = 1 << _SHIFT
@@ -108,15 +124,80 @@ def scribble_points(
     return pts
 
 
+def hatch_control_points(
+    rng: np.random.Generator, height: int, width: int, incline: int, intensity: float,
+) -> np.ndarray:
+    """Control points of one paper-style hatch stroke, box coordinates (x, y), float (N, 2).
+
+    ``round(20·intensity)`` steps go down the box; the first tenth of them are single points
+    anywhere in the box, the others alternate between a cluster near the left edge and one near
+    the right edge (10-80 points left, the rest of 80 right). A left cluster's band reaches
+    ``|incline|`` pixels lower than its step, which slants the strokes.
+    """
+    n = max(2, int(round(intensity * 20)))
+    step = max(1.0, height / n)
+    lean = abs(incline)
+    xs: list[np.ndarray] = []
+    ys: list[np.ndarray] = []
+    for i in range(n):
+        top = i * step
+        if i < n // 10:
+            xs.append(rng.uniform(0, width, 1))
+            ys.append(rng.uniform(0, height, 1))
+            continue
+        left_count = int(rng.integers(10, 80))
+        if i % 2 == 0:
+            k, lo, hi, band = left_count, 0.01, 0.20, step + lean
+        else:
+            k, lo, hi, band = 80 - left_count, 0.80, 0.99, step
+        xs.append(rng.uniform(lo * width, hi * width, k))
+        ys.append(rng.uniform(top, min(top + band, height), k))
+    pts = np.stack([np.concatenate(xs), np.concatenate(ys)], axis=1)
+    return pts
+
+
+def bezier_curve(ctrl: np.ndarray, samples: int = 99) -> np.ndarray:
+    """The Bézier curve with control points ``ctrl`` (N, 2) at ``samples`` parameters in (0, 1).
+
+    Bernstein weights are computed in log space, so curves of hundreds of control points (the
+    paper's hatch strokes) are evaluated without overflow; they are cached per degree.
+    """
+    ctrl = np.asarray(ctrl, np.float64)
+    return _bernstein(len(ctrl) - 1, samples) @ ctrl
+
+
+@functools.lru_cache(maxsize=256)
+def _bernstein(deg: int, samples: int) -> np.ndarray:
+    t = np.linspace(0.01, 0.99, samples)[:, None]
+    if deg == 0:
+        return np.ones((samples, 1))
+    i = np.arange(deg + 1)[None, :]
+    k = np.arange(1, deg + 1)
+    log_binom = np.concatenate([[0.0], np.cumsum(np.log(deg - k + 1) - np.log(k))])
+    logw = log_binom[None, :] + i * np.log(t) + (deg - i) * np.log1p(-t)
+    w = np.exp(logw - logw.max(axis=1, keepdims=True))
+    w /= w.sum(axis=1, keepdims=True)
+    w.setflags(write=False)
+    return w
+
+
 def draw_blot(img: np.ndarray, blot: dict[str, Any]) -> None:
     """Darken ``img`` in place with one blot (see :class:`HandwrittenBlots` params)."""
     x0, y0, x1, y1 = blot["box"]
     if x1 <= x0 or y1 <= y0:
         return
     mask = np.zeros((y1 - y0, x1 - x0), np.uint8)
-    local = blot["points"] - np.array([x0, y0], np.float32)
-    pts = np.round(local * _SCALE).astype(np.int32)
-    cv2.polylines(mask, [pts], False, 255, int(blot["thickness"]), cv2.LINE_AA, _SHIFT)
+    origin = np.array([x0, y0], np.float32)
+    if blot.get("curves"):  # paper style: every segment with its own thickness
+        for curve in blot["curves"]:
+            pts = np.round((curve["points"] - origin) * _SCALE).astype(np.int32)
+            segments = np.stack([pts[:-1], pts[1:]], axis=1)  # (N-1, 2, 2)
+            th = np.asarray(curve["thicknesses"])
+            for t in np.unique(th):  # one call per thickness
+                cv2.polylines(mask, list(segments[th == t]), False, 255, int(t), cv2.LINE_AA, _SHIFT)
+    else:
+        pts = np.round((blot["points"] - origin) * _SCALE).astype(np.int32)
+        cv2.polylines(mask, [pts], False, 255, int(blot["thickness"]), cv2.LINE_AA, _SHIFT)
     region = img[y0:y1, x0:x1]
     weight = mask.astype(np.float32) * (float(blot["opacity"]) / 255.0)
     if region.ndim == 3:
@@ -141,6 +222,10 @@ class HandwrittenBlots(ImageOnlyTransform):
         thickness_range: pen thickness in pixels (default 1-4).
         count_range: number of blots per image, uniform over the inclusive range (default 1-10).
         ink_range: grey level of the ink (default 0-40).
+        style: ``"scribble"`` (default: the zig-zag pen scribble above) or ``"paper"`` (the
+            original project's Bézier hatch strokes; ``intensity`` sets their number of steps,
+            0.75 in the paper; ``thickness_range`` is drawn per segment).
+        curves_range: paper style: Bézier curves per blot (default 3-3).
         p: probability of applying the transform (default 0.5).
 
     All ranges are inclusive ``(low, high)`` pairs; integer ranges are sampled with
@@ -157,6 +242,8 @@ class HandwrittenBlots(ImageOnlyTransform):
         thickness_range: PositiveIntRange
         count_range: NonNegativeIntRange
         ink_range: GreyRange
+        curves_range: PositiveIntRange
+        style: str
 
     def __init__(
         self,
@@ -168,9 +255,15 @@ class HandwrittenBlots(ImageOnlyTransform):
         thickness_range: tuple[int, int] = (1, 4),
         count_range: tuple[int, int] = (1, 10),
         ink_range: tuple[int, int] = (0, 40),
+        style: str = "scribble",
+        curves_range: tuple[int, int] = (3, 3),
         p: float = 0.5,
     ):
+        if style not in BLOT_STYLES:
+            raise ValueError(f"aug.blots.style must be one of {', '.join(BLOT_STYLES)}, got {style!r}")
         super().__init__(p=p)
+        self.style = style
+        self.curves_range = tuple(curves_range)
         self.height_range = tuple(height_range)
         self.width_range = tuple(width_range)
         self.incline_range = tuple(incline_range)
@@ -190,10 +283,12 @@ class HandwrittenBlots(ImageOnlyTransform):
         "thickness_range",
         "count_range",
         "ink_range",
+        "curves_range",
     )
+    OPTION_KEYS = ("style",)
 
     def get_transform_init_args_names(self) -> tuple[str, ...]:
-        return self.RANGE_KEYS
+        return self.RANGE_KEYS + self.OPTION_KEYS
 
     def _sample_blot(self, img_h: int, img_w: int) -> dict[str, Any] | None:
         r = self.py_random
@@ -205,23 +300,30 @@ class HandwrittenBlots(ImageOnlyTransform):
         opacity = 1.0 - r.uniform(*self.transparency_range)
         thickness = r.randint(*self.thickness_range)
         ink = r.randint(*self.ink_range)
-        bw = w + lean
+        bw = w + lean if self.style == "scribble" else w  # paper: the slant stays inside the box
         # Top-left corner: anywhere the box fits; if it is larger than the image, anywhere it
         # still covers the image. Then clip (never wrap around).
         bx = r.randint(min(0, img_w - bw), max(0, img_w - bw))
         by = r.randint(min(0, img_h - h), max(0, img_h - h))
-        pts = scribble_points(self.random_generator, h, w, incline, intensity, thickness)
-        pts += np.array([bx, by], np.float32)
         box = (max(bx, 0), max(by, 0), min(bx + bw, img_w), min(by + h, img_h))
         if box[2] <= box[0] or box[3] <= box[1]:
             return None
-        return {
-            "box": box,
-            "points": pts,
-            "thickness": thickness,
-            "opacity": opacity,
-            "ink": ink,
-        }
+        blot = {"box": box, "thickness": thickness, "opacity": opacity, "ink": ink}
+        offset = np.array([bx, by], np.float32)
+        if self.style == "paper":
+            curves = []
+            for _ in range(r.randint(*self.curves_range)):
+                ctrl = hatch_control_points(self.random_generator, h, w, incline, intensity)
+                pts = bezier_curve(ctrl).astype(np.float32) + offset
+                lo, hi = self.thickness_range
+                th = self.random_generator.integers(lo, hi + 1, len(pts) - 1)
+                curves.append({"points": pts, "thicknesses": th})
+            blot["curves"] = curves
+            blot["points"] = np.concatenate([c["points"] for c in curves])
+        else:
+            pts = scribble_points(self.random_generator, h, w, incline, intensity, thickness)
+            blot["points"] = pts + offset
+        return blot
 
     def get_params_dependent_on_data(self, params: dict[str, Any], data: dict[str, Any]) -> dict[str, Any]:
         img_h, img_w = params["shape"][:2]

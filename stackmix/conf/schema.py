@@ -29,6 +29,7 @@ class NormalizeConf:
     unicode_form: Optional[str] = "NFC"      # NFC | NFD | NFKC | NFKD | null
     collapse_whitespace: bool = True
     replace: Dict[str, str] = field(default_factory=dict)
+    regex: Dict[str, str] = field(default_factory=dict)  # pattern -> replacement, after replace
     lowercase: bool = False
 
 
@@ -40,6 +41,8 @@ class DatasetConf:
     image_h: int = 128                       # model input size (lines are resized and padded)
     image_w: int = 2048
     alphabet: Optional[str] = None           # null: derived from the train split
+    corpus: Optional[str] = None             # StackMix text corpus of this dataset (task=corpus)
+    paper_epochs: Optional[Dict[str, int]] = None  # experiment=paper budget per aug name
     normalize: NormalizeConf = field(default_factory=NormalizeConf)
     on_bad_row: str = "raise"                # raise | skip (bad rows counted and listed at start)
     unknown_train_chars: str = "error"       # error | drop (train lines with them are skipped)
@@ -88,6 +91,8 @@ class BlotsConf:
     transparency_range: List[float] = MISSING
     thickness_range: List[int] = MISSING
     ink_range: List[int] = MISSING
+    style: str = "scribble"                  # scribble | paper (the original's Bézier hatch)
+    curves_range: List[int] = field(default_factory=lambda: [3, 3])
 
 
 @dataclass
@@ -101,6 +106,9 @@ class StackMixConf:
     caps: List[int] = MISSING
     cap_weights: List[float] = MISSING
     seed: int = MISSING
+    cache_dir: Optional[str] = None          # file corpora stored once here, memory-mapped
+    wordfreq_lines: int = 100000
+    wordfreq_words: int = 30000
 
 
 @dataclass

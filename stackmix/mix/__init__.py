@@ -21,7 +21,8 @@ log = logging.getLogger(__name__)
 
 __all__ = [
     "BankError", "BankNotFoundError", "GeneratedLine", "StackMixGenerator", "TokenBank",
-    "UnrenderableTextError", "build_generator", "missing_bank_message",
+    "UnrenderableTextError", "build_generator", "missing_bank_message", "missing_corpus_message",
+    "resolve_corpus",
 ]
 
 
@@ -40,21 +41,57 @@ def missing_bank_message(bank: str | Path, dataset: str) -> str:
     )
 
 
+_warned: set[str] = set()
+
+
+def missing_corpus_message(path: str | Path, dataset: str) -> str:
+    """The warning for a dataset corpus that is not on disk: what is missing, how to get it."""
+    return (
+        f"StackMix corpus for {dataset!r} not found: {path} does not exist. Falling back to the "
+        "train transcriptions (no new words, no new line lengths; the paper used the external "
+        "corpus). Fetch the original project's corpora (one archive, ~GB) with:\n"
+        "  python prepare.py task=corpus name=corpora      (or: make prepare-corpora)\n"
+        "or choose another corpus: aug.stackmix.corpus=<file, folder or wordfreq:<lang>>; "
+        "aug.stackmix.corpus=train selects the train transcriptions without this warning."
+    )
+
+
+def resolve_corpus(spec: Any, dataset_cfg: dict) -> Any:
+    """The corpus StackMix should use: ``spec`` itself, or for ``null``/``"dataset"`` the
+    dataset's own corpus file (``dataset.corpus``) when it exists, else ``"train"`` (warned once
+    when the dataset names a corpus that is missing)."""
+    if spec is not None and not (isinstance(spec, str) and spec.strip() in ("", "dataset")):
+        return list(spec) if isinstance(spec, (list, tuple)) else spec
+    named = dataset_cfg.get("corpus")
+    if not named:
+        return "train"
+    if Path(str(named)).expanduser().exists():
+        return str(named)
+    name = str(dataset_cfg.get("name", "custom"))
+    if str(named) not in _warned:
+        _warned.add(str(named))
+        log.warning("%s", missing_corpus_message(named, name))
+    return "train"
+
+
 def build_generator(cfg: Any, *, dataset_cfg: dict, codec, train_samples: Sequence,
                     normalizer) -> StackMixGenerator:
     """The train-time StackMix generator described by the ``aug.stackmix`` config block.
 
     Keys: ``bank`` (prefix of the bank files, required), ``p`` (replacement probability, 0.8),
-    ``corpus`` (``null``: the train transcriptions; or a UTF-8 text file), ``max_len`` (longest
-    corpus line in characters; ``null``: the longest train line), ``min_len`` (1),
-    ``smooth_background_p`` (0.1), ``caps``/``cap_weights`` (span length caps and their weights;
-    the paper's by default), ``seed`` (for cutting a long corpus text, 0).
+    ``corpus`` (``null``: the dataset's corpus file ``dataset.corpus`` when present, else the
+    train transcriptions; ``train``; a UTF-8 file, a folder or a list of them; ``wordfreq:<lang>``),
+    ``max_len`` (longest corpus line; ``null``: the longest train line for ``train``, 110 for
+    external corpora), ``min_len`` (1), ``smooth_background_p`` (0.1), ``caps``/``cap_weights``
+    (span length caps and their weights; the paper's by default), ``seed`` (cutting a corpus, 0),
+    ``cache_dir`` (where an external corpus is stored once, memory-mapped), ``wordfreq_lines``
+    (100000) and ``wordfreq_words`` (30000) for ``wordfreq:<lang>``.
     """
     from stackmix.mix.corpus import build_corpus
 
     cfg = dict(cfg or {})
     known = {"p", "bank", "corpus", "max_len", "min_len", "smooth_background_p", "caps",
-             "cap_weights", "seed"}
+             "cap_weights", "seed", "cache_dir", "wordfreq_lines", "wordfreq_words"}
     unknown = set(cfg) - known
     if unknown:
         raise ValueError(f"unknown aug.stackmix key(s) {sorted(unknown)}; known: {sorted(known)}")
@@ -75,13 +112,16 @@ def build_generator(cfg: Any, *, dataset_cfg: dict, codec, train_samples: Sequen
     bank_chars = bank.chars
     renderable = bank_chars & alphabet
     corpus = build_corpus(
-        cfg.get("corpus"),
+        resolve_corpus(cfg.get("corpus"), dataset_cfg),
         train_texts=[s.text for s in train_samples],
         renderable=renderable,
         normalize=normalizer,
         max_len=cfg.get("max_len"),
         min_len=int(cfg.get("min_len") or 1),
         seed=int(cfg.get("seed") or 0),
+        cache_dir=cfg.get("cache_dir"),
+        wordfreq_lines_count=int(cfg.get("wordfreq_lines") or 100_000),
+        wordfreq_words=int(cfg.get("wordfreq_words") or 30_000),
     )
     gen = StackMixGenerator(
         bank,

@@ -1,44 +1,175 @@
-"""Texts that StackMix writes: the dataset's own train transcriptions (default) or a user's
-text file, normalized with the dataset's rules and kept only where the bank can render them.
+"""The texts StackMix writes (step 4): a corpus of lines the token bank can render.
 
-A text file may hold one line per training line or long paragraphs: any line longer than
-``max_len`` is cut at spaces into lines whose lengths follow the train transcriptions' length
-distribution (so the generated lines look like the dataset's).
+Sources (``spec``):
+
+* ``"train"`` / ``None``: the dataset's own train transcriptions, as they are;
+* a UTF-8 text file, several files (a list) or a folder of ``*.txt`` files: an external corpus
+  like the original project's ``jigsaw_corpus.txt`` / ``old_russian.txt`` / ``latin_corpus.txt``;
+* ``"wordfreq:<lang>"``: word sequences drawn from the ``wordfreq`` package's frequency list of
+  that language (no download needed), words drawn in proportion to their frequency.
+
+Every external line is normalized with the dataset's normalizer and cut at spaces into pieces
+whose target lengths are drawn from the train lines' length distribution (capped at ``max_len``,
+110 characters as in the original project), so generated lines look like the dataset's; pieces
+longer than ``max_len`` (a single huge token), shorter than ``min_len`` or holding a character the
+bank cannot render are dropped and counted (:meth:`CorpusStats.report`).
+
+Storage: the usable lines are kept as ONE UTF-8 byte array plus an int64 offset array
+(:class:`CorpusLines`), never as a Python list of strings. With ``cache_dir`` the arrays are
+written once (streaming through the source, atomically) to ``<cache_dir>/<key>.bytes`` /
+``.offsets.npy`` / ``.json`` and memory-mapped by every DataLoader worker, so a corpus of
+hundreds of MB costs its size once in the page cache, not once per worker. The key covers the
+source files (path, size, mtime), the normalizer, the bank's characters, the length
+distribution and the settings, so any change rebuilds.
 """
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
+import os
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable, Sequence
+from typing import Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 
-from stackmix.fs import TextDecodeError, read_text
-
 log = logging.getLogger(__name__)
+
+PAPER_MAX_LEN = 110  # the original project keeps corpus lines of at most 110 characters
+FORMAT_VERSION = 1
+WORDFREQ_PREFIX = "wordfreq:"
 
 
 class CorpusError(ValueError):
-    """The corpus cannot be used (missing file, nothing renderable left, ...)."""
+    """The corpus cannot be used (missing file, not UTF-8, nothing renderable left, ...)."""
 
 
+class CorpusNotFoundError(CorpusError, FileNotFoundError):
+    """A corpus file or folder named by the configuration does not exist."""
+
+
+# ----------------------------------------------------------------------------------- storage
+class CorpusLines:
+    """Read-only sequence of lines stored as one UTF-8 byte array and line offsets.
+
+    ``len(c)``, ``c[i]`` (a ``str``), iteration and ``c.sample(rng)``. Pickles as its file prefix
+    when it was opened from disk (each process memory-maps the files on first use), else as the
+    two arrays.
+    """
+
+    def __init__(self, data: np.ndarray, offsets: np.ndarray, prefix: str | None = None):
+        self._data = data
+        self._offsets = offsets
+        self.prefix = prefix
+
+    @classmethod
+    def from_texts(cls, texts: Iterable[str]) -> "CorpusLines":
+        blobs = [t.encode("utf-8") for t in texts]
+        offsets = np.zeros(len(blobs) + 1, np.int64)
+        np.cumsum([len(b) for b in blobs], out=offsets[1:])
+        return cls(np.frombuffer(b"".join(blobs), np.uint8), offsets)
+
+    @classmethod
+    def open(cls, prefix: str | os.PathLike) -> "CorpusLines":
+        c = cls(None, None, str(prefix))  # type: ignore[arg-type]
+        c._load()
+        return c
+
+    def _load(self) -> None:
+        prefix = Path(self.prefix)
+        self._offsets = np.load(f"{prefix}.offsets.npy", mmap_mode="r")
+        size = int(self._offsets[-1])
+        self._data = (np.memmap(f"{prefix}.bytes", np.uint8, mode="r", shape=(size,))
+                      if size else np.zeros(0, np.uint8))
+
+    def __getstate__(self) -> dict:
+        if self.prefix is not None:
+            return {"prefix": self.prefix}
+        return {"prefix": None, "data": np.asarray(self._data), "offsets": np.asarray(self._offsets)}
+
+    def __setstate__(self, state: dict) -> None:
+        self.prefix = state["prefix"]
+        self._data = state.get("data")
+        self._offsets = state.get("offsets")
+
+    def _arrays(self) -> tuple[np.ndarray, np.ndarray]:
+        if self._offsets is None:
+            self._load()
+        return self._data, self._offsets
+
+    def __len__(self) -> int:
+        return len(self._arrays()[1]) - 1
+
+    def __getitem__(self, i: int) -> str:
+        data, off = self._arrays()
+        n = len(off) - 1
+        if i < 0:
+            i += n
+        if not 0 <= i < n:
+            raise IndexError(f"corpus line {i} out of range (0..{n - 1})")
+        return bytes(data[int(off[i]):int(off[i + 1])]).decode("utf-8")
+
+    def __iter__(self) -> Iterator[str]:
+        for i in range(len(self)):
+            yield self[i]
+
+    def sample(self, rng: np.random.Generator) -> str:
+        return self[int(rng.integers(len(self)))]
+
+
+class _LinesWriter:
+    """Appends lines to a bytes file (or memory) and keeps their offsets in a compact array."""
+
+    def __init__(self, path: Path | None):
+        self._fh = open(path, "wb") if path is not None else None
+        self._chunks: list[bytes] = []
+        self._lengths = np.zeros(1 << 16, np.int64)
+        self.n = 0
+
+    def add(self, text: str) -> None:
+        b = text.encode("utf-8")
+        if self._fh is not None:
+            self._fh.write(b)
+        else:
+            self._chunks.append(b)
+        if self.n == len(self._lengths):
+            self._lengths = np.resize(self._lengths, 2 * self.n)
+        self._lengths[self.n] = len(b)
+        self.n += 1
+
+    def offsets(self) -> np.ndarray:
+        off = np.zeros(self.n + 1, np.int64)
+        np.cumsum(self._lengths[:self.n], out=off[1:])
+        return off
+
+    def close(self) -> None:
+        if self._fh is not None and not self._fh.closed:
+            self._fh.flush()
+            os.fsync(self._fh.fileno())
+            self._fh.close()
+
+    def memory(self) -> CorpusLines:
+        return CorpusLines(np.frombuffer(b"".join(self._chunks), np.uint8), self.offsets())
+
+
+# ----------------------------------------------------------------------------------- stats
 @dataclass
-class Corpus:
-    lines: list[str]
+class CorpusStats:
     source: str
-    read: int = 0  # lines after normalization and cutting, before filtering
+    read: int = 0  # source lines (or generated word sequences) read
+    pieces: int = 0  # lines after normalization and cutting, before filtering
+    usable: int = 0
     dropped_chars: int = 0
     dropped_long: int = 0
     dropped_short: int = 0
     missing: Counter = field(default_factory=Counter)  # unrenderable character -> lines
 
-    def __len__(self) -> int:
-        return len(self.lines)
-
     def report(self) -> str:
-        parts = [f"corpus ({self.source}): {len(self.lines)} of {self.read} lines usable"]
+        what = (f"{self.usable} of {self.pieces} lines usable" if self.pieces == self.read else
+                f"{self.usable} of {self.pieces} lines usable (cut from {self.read} source lines)")
+        parts = [f"corpus ({self.source}): {what}"]
         drops = []
         if self.dropped_chars:
             top = ", ".join(f"{c!r}×{n}" for c, n in self.missing.most_common(8))
@@ -51,13 +182,44 @@ class Corpus:
             parts.append("dropped " + "; ".join(drops))
         return ", ".join(parts)
 
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["missing"] = dict(self.missing.most_common(50))
+        return d
 
+    @classmethod
+    def from_dict(cls, d: dict) -> "CorpusStats":
+        d = dict(d)
+        d["missing"] = Counter(d.get("missing") or {})
+        return cls(**d)
+
+
+@dataclass
+class Corpus:
+    """The usable lines (:class:`CorpusLines`) and how they were obtained."""
+
+    lines: CorpusLines
+    stats: CorpusStats
+
+    def __len__(self) -> int:
+        return len(self.lines)
+
+    @property
+    def source(self) -> str:
+        return self.stats.source
+
+    def report(self) -> str:
+        return self.stats.report()
+
+
+# ----------------------------------------------------------------------------------- sources
 def cut_line(text: str, lengths: Sequence[int], rng: np.random.Generator) -> list[str]:
     """Cut ``text`` at spaces into pieces whose target lengths are drawn from ``lengths``.
 
-    Each piece takes whole words while it stays within its target (always at least one word).
+    Each piece takes whole words while it stays within its target (always at least one word), so
+    a text shorter than its target stays whole.
     """
-    words = text.split(" ")
+    words = [w for w in text.split(" ") if w]
     out: list[str] = []
     i = 0
     lengths = np.asarray(lengths)
@@ -68,25 +230,111 @@ def cut_line(text: str, lengths: Sequence[int], rng: np.random.Generator) -> lis
         while i < len(words) and len(piece) + 1 + len(words[i]) <= target:
             piece += " " + words[i]
             i += 1
-        if piece.strip():
-            out.append(piece.strip())
+        out.append(piece)
     return out
 
 
-def read_text_lines(path: str | Path, normalize: Callable[[str], str]) -> list[str]:
-    path = Path(path).expanduser()
-    if not path.is_file():
-        raise CorpusError(f"corpus file not found: {path}")
+def corpus_files(spec: str | os.PathLike | Sequence) -> list[Path]:
+    """The text files of a corpus spec: a file, a folder (its ``*.txt``, recursively) or a list."""
+    items = [spec] if isinstance(spec, (str, os.PathLike)) else list(spec)
+    files: list[Path] = []
+    for item in items:
+        p = Path(str(item)).expanduser()
+        if p.is_file():
+            files.append(p)
+        elif p.is_dir():
+            found = sorted(q for q in p.rglob("*.txt") if q.is_file())
+            if not found:
+                raise CorpusError(f"corpus folder {p} holds no *.txt files")
+            files.extend(found)
+        else:
+            raise CorpusNotFoundError(f"corpus file not found: {p}")
+    if not files:
+        raise CorpusError("no corpus file given")
+    return files
+
+
+def iter_file_lines(path: Path) -> Iterator[str]:
+    """Lines of a UTF-8 file (BOM accepted), streamed; a decoding error names the line."""
+    with open(path, "rb") as fh:
+        for no, raw in enumerate(fh, 1):
+            if no == 1 and raw.startswith(b"\xef\xbb\xbf"):
+                raw = raw[3:]
+            try:
+                yield raw.decode("utf-8").rstrip("\r\n")
+            except UnicodeDecodeError as e:
+                raise CorpusError(f"corpus file {path} is not UTF-8 at line {no} ({e.reason} at "
+                                  f"byte {e.start}); convert it, e.g. iconv -f <encoding> -t utf-8"
+                                  ) from None
+
+
+def wordfreq_lines(lang: str, *, n_lines: int, n_words: int, lengths: Sequence[int],
+                   normalize: Callable[[str], str], renderable: Callable[[str], bool],
+                   capitalize_p: float, rng: np.random.Generator) -> Iterator[str]:
+    """``n_lines`` word sequences in ``lang`` from the ``wordfreq`` top-``n_words`` list.
+
+    Only words whose characters the bank can render are used; words are drawn in proportion to
+    their frequency and joined until the line reaches its target length (drawn from ``lengths``);
+    the first letter is upper-cased with probability ``capitalize_p`` when the bank has it.
+    """
     try:
-        raw = read_text(path)
-    except TextDecodeError as e:
-        raise CorpusError(f"corpus file {e}") from None
-    lines = (normalize(t) for t in raw.splitlines())
-    return [t for t in lines if t]
+        import wordfreq
+    except ImportError as e:  # pragma: no cover - a declared dependency
+        raise CorpusError(f"corpus=wordfreq:{lang} needs the wordfreq package ({e})") from None
+    langs = sorted(wordfreq.available_languages())
+    if lang not in langs:
+        raise CorpusError(f"wordfreq has no word list for language {lang!r}; available: "
+                          f"{', '.join(langs)}")
+    words, freqs = [], []
+    for w in wordfreq.top_n_list(lang, n_words):
+        w = normalize(w)
+        if w and " " not in w and all(renderable(c) for c in w):
+            words.append(w)
+            freqs.append(wordfreq.word_frequency(w, lang))
+    if not words:
+        raise CorpusError(f"none of the {n_words} most frequent {lang!r} words can be written "
+                          "with the bank's characters (wrong language for this dataset?)")
+    p = np.asarray(freqs, np.float64)
+    p = p / p.sum() if p.sum() > 0 else None
+    lengths = np.asarray(lengths)
+    for _ in range(n_lines):
+        target = int(lengths[rng.integers(len(lengths))])
+        picks = rng.choice(len(words), size=max(1, target // 2), p=p)
+        line = words[picks[0]]
+        for k in picks[1:]:
+            if len(line) + 1 + len(words[k]) > target:
+                break
+            line += " " + words[k]
+        if rng.random() < capitalize_p:
+            up = line[0].upper()
+            if up != line[0] and len(up) == 1 and renderable(up):
+                line = up + line[1:]
+        yield line
+
+
+# ----------------------------------------------------------------------------------- building
+def _is_train(spec) -> bool:
+    return spec is None or (isinstance(spec, str) and spec.strip() in ("", "train"))
+
+
+def describe_spec(spec) -> str:
+    if _is_train(spec):
+        return "train transcriptions"
+    if isinstance(spec, (str, os.PathLike)):
+        return str(spec)
+    return ", ".join(str(s) for s in spec)
+
+
+def _cache_key(spec, files: list[Path], settings: dict) -> str:
+    src = ([str(spec)] if not files else
+           [(str(f.resolve()), f.stat().st_size, f.stat().st_mtime_ns) for f in files])
+    blob = json.dumps({"v": FORMAT_VERSION, "src": src, **settings}, sort_keys=True,
+                      ensure_ascii=False, default=str)
+    return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:20]
 
 
 def build_corpus(
-    spec: str | Path | None,
+    spec,
     *,
     train_texts: Sequence[str],
     renderable: set[str] | Callable[[str], bool],
@@ -94,50 +342,125 @@ def build_corpus(
     max_len: int | None = None,
     min_len: int = 1,
     seed: int = 0,
+    cache_dir: str | os.PathLike | None = None,
+    wordfreq_lines_count: int = 100_000,
+    wordfreq_words: int = 30_000,
+    capitalize_p: float = 0.3,
 ) -> Corpus:
-    """Corpus lines for StackMix.
+    """Corpus lines for StackMix (see the module docstring).
 
-    ``spec``: ``None`` for the train transcriptions, else a UTF-8 text file. ``renderable``: the
-    characters the generator can draw (or a predicate on characters). ``max_len``: longest line in
-    characters (``None``: the longest train transcription); longer file lines are cut.
+    ``renderable``: the characters the generator can draw (or a predicate on characters).
+    ``max_len``: longest line; ``None`` means the longest train line for the train
+    transcriptions and :data:`PAPER_MAX_LEN` for external corpora. ``cache_dir``: where external
+    corpora are stored once, memory-mapped (``None``: built in memory).
     """
     train_texts = [t for t in train_texts if t]
     lengths = [len(t) for t in train_texts] or [40]
+    is_ok = renderable if callable(renderable) else renderable.__contains__
     if max_len is None:
-        max_len = max(lengths)
+        max_len = max(lengths) if _is_train(spec) else PAPER_MAX_LEN
     max_len = int(max_len)
     if max_len < 1:
         raise CorpusError(f"max_len must be >= 1, got {max_len}")
+    typical = [n for n in lengths if n <= max_len] or [max_len]
+    source = describe_spec(spec)
+
+    files: list[Path] = []
+    lang = None
+    if isinstance(spec, str) and spec.strip().startswith(WORDFREQ_PREFIX):
+        lang = spec.strip()[len(WORDFREQ_PREFIX):].strip()
+    elif not _is_train(spec):
+        files = corpus_files(spec)
+
+    prefix: Path | None = None
+    if cache_dir is not None and not _is_train(spec):
+        charset = "".join(sorted(renderable)) if not callable(renderable) else None
+        if charset is not None:  # a predicate cannot be hashed: build in memory
+            settings = {
+                "normalize": getattr(normalize, "to_dict", lambda: repr(normalize))(),
+                "chars": charset, "lengths": np.bincount(typical).tolist(),
+                "max_len": max_len, "min_len": min_len, "seed": seed,
+                "wordfreq": [wordfreq_lines_count, wordfreq_words, capitalize_p] if lang else None,
+            }
+            prefix = Path(cache_dir).expanduser() / _cache_key(spec, files, settings)
+            meta = Path(f"{prefix}.json")
+            if meta.is_file():
+                try:
+                    stats = CorpusStats.from_dict(json.loads(meta.read_text(encoding="utf-8")))
+                    lines = CorpusLines.open(prefix)
+                    if len(lines) == stats.usable:
+                        return _checked(Corpus(lines, stats))
+                except (OSError, ValueError, TypeError, KeyError):
+                    log.warning("corpus cache %s is unreadable; rebuilding it", meta)
+
     rng = np.random.default_rng(seed)
-    if spec is None or str(spec).strip() in ("", "train"):
-        source = "train transcriptions"
-        texts: Iterable[str] = train_texts
+    stats = CorpusStats(source)
+    if _is_train(spec):
+        pieces: Iterable[str] = _count(train_texts, stats)
+    elif lang is not None:
+        pieces = _count(wordfreq_lines(lang, n_lines=int(wordfreq_lines_count),
+                                       n_words=int(wordfreq_words), lengths=typical,
+                                       normalize=normalize, renderable=is_ok,
+                                       capitalize_p=float(capitalize_p), rng=rng), stats)
     else:
-        source = str(spec)
-        typical = [n for n in lengths if n <= max_len] or [max_len]
-        texts = []
-        for t in read_text_lines(spec, normalize):
-            if len(t) > max_len:
-                texts.extend(cut_line(t, typical, rng))
-            else:
-                texts.append(t)
-    is_ok = renderable if callable(renderable) else renderable.__contains__
-    corpus = Corpus([], source)
+        pieces = _cut(files, normalize, typical, rng, stats)
+
+    tmp = None
+    if prefix is not None:
+        prefix.parent.mkdir(parents=True, exist_ok=True)
+        tmp = prefix.with_name(f".{prefix.name}.{os.getpid()}.tmp")
+    writer = _LinesWriter(Path(f"{tmp}.bytes") if tmp is not None else None)
     ok_cache: dict[str, bool] = {}
-    for t in texts:
-        corpus.read += 1
-        if len(t) > max_len:
-            corpus.dropped_long += 1
-            continue
-        if len(t) < min_len:
-            corpus.dropped_short += 1
-            continue
-        bad = [c for c in set(t) if not ok_cache.setdefault(c, bool(is_ok(c)))]
-        if bad:
-            corpus.dropped_chars += 1
-            corpus.missing.update(bad)
-            continue
-        corpus.lines.append(t)
-    if not corpus.lines:
+    try:
+        for t in pieces:
+            stats.pieces += 1
+            if len(t) > max_len:
+                stats.dropped_long += 1
+                continue
+            if len(t) < min_len:
+                stats.dropped_short += 1
+                continue
+            bad = [c for c in set(t) if not ok_cache.setdefault(c, bool(is_ok(c)))]
+            if bad:
+                stats.dropped_chars += 1
+                stats.missing.update(bad)
+                continue
+            writer.add(t)
+        writer.close()
+        stats.usable = writer.n
+        if tmp is None:
+            return _checked(Corpus(writer.memory(), stats))
+        from stackmix.io import atomic_write_json
+
+        np.save(f"{tmp}.offsets.npy", writer.offsets())
+        os.replace(f"{tmp}.bytes", f"{prefix}.bytes")
+        os.replace(f"{tmp}.offsets.npy", f"{prefix}.offsets.npy")
+        atomic_write_json(f"{prefix}.json", stats.to_dict())  # written last: the completion mark
+    finally:
+        writer.close()
+        if tmp is not None:
+            for suffix in (".bytes", ".offsets.npy"):
+                Path(f"{tmp}{suffix}").unlink(missing_ok=True)
+    return _checked(Corpus(CorpusLines.open(prefix), stats))
+
+
+def _checked(corpus: Corpus) -> Corpus:
+    if len(corpus) == 0:
         raise CorpusError(f"no usable corpus lines: {corpus.report()}")
     return corpus
+
+
+def _count(texts: Iterable[str], stats: CorpusStats) -> Iterator[str]:
+    for t in texts:
+        stats.read += 1
+        yield t
+
+
+def _cut(files: list[Path], normalize, lengths, rng, stats: CorpusStats) -> Iterator[str]:
+    for f in files:
+        for raw in iter_file_lines(f):
+            t = normalize(raw)
+            if not t:
+                continue
+            stats.read += 1
+            yield from cut_line(t, lengths, rng)

@@ -8,6 +8,7 @@ from typing import Sequence
 import numpy as np
 
 from stackmix.mix.bank import TokenBank
+from stackmix.mix.corpus import CorpusLines
 from stackmix.mix.tokenize import PAPER_CAP_WEIGHTS, PAPER_CAPS, SpanTokenizer
 
 
@@ -30,15 +31,16 @@ class StackMixGenerator:
     crop's paper level is moved to their mean, ink darkness scaled alike) so the seams between
     crops from different pages disappear.
 
-    Cheap to pickle (the bank's index, corpus and settings): each DataLoader worker memory-maps
-    the bank's pixels on first use, sharing the page cache. Workers use the bank this generator
-    was built with, even if it is rebuilt while the training runs.
+    Cheap to pickle (the bank's index, the corpus's path or arrays, settings): each DataLoader
+    worker memory-maps the bank's pixels and a cached corpus on first use, sharing the page
+    cache. Workers use the bank this generator was built with, even if it is rebuilt while the
+    training runs.
     """
 
     def __init__(
         self,
         bank: TokenBank | str | Path,
-        corpus: Sequence[str] = (),
+        corpus: CorpusLines | Sequence[str] = (),
         p: float = 0.8,
         smooth_background_p: float = 0.1,
         caps: Sequence[int] = PAPER_CAPS,
@@ -50,7 +52,8 @@ class StackMixGenerator:
             raise ValueError(f"smooth_background_p must be in [0, 1], got {smooth_background_p}")
         self.bank_path = str(bank.prefix if isinstance(bank, TokenBank) else bank)
         self._bank = bank if isinstance(bank, TokenBank) else None
-        self.corpus = list(corpus)
+        # one byte array + offsets (memory-mapped for file corpora), never a list of strings
+        self.corpus = corpus if isinstance(corpus, CorpusLines) else CorpusLines.from_texts(corpus)
         self.p = float(p)
         self.smooth_background_p = float(smooth_background_p)
         self.caps = [int(c) for c in caps]
@@ -81,9 +84,9 @@ class StackMixGenerator:
 
     # ----------------------------------------------------------------- generation
     def __call__(self, rng: np.random.Generator) -> tuple[np.ndarray, str]:
-        if not self.corpus:
+        if not len(self.corpus):
             raise ValueError("StackMixGenerator has an empty corpus")
-        text = self.corpus[int(rng.integers(len(self.corpus)))]
+        text = self.corpus.sample(rng)
         return self.draw(text, rng), text
 
     def draw(self, text: str, rng: np.random.Generator, smooth: bool | None = None) -> np.ndarray:

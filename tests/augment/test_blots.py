@@ -164,3 +164,77 @@ def test_fast_enough():
     for _ in range(50):
         t(image=img)
     assert (time.process_time() - start) / 50 < 0.03
+
+
+# ----------------------------------------------------------------------------- paper style
+def test_hatch_control_points_alternate_left_right_stepping_down():
+    from stackmix.augment.blots import hatch_control_points
+
+    rng = np.random.default_rng(0)
+    h, w = 100, 80
+    pts = hatch_control_points(rng, h, w, incline=0, intensity=0.75)
+    # 15 steps: the first (15 // 10 = 1) a single free point, then 14 clusters of 10-80 points
+    free, rest = pts[:1], pts[1:]
+    assert 0 <= free[0, 0] <= w and 0 <= free[0, 1] <= h
+    left = rest[:, 0] <= 0.20 * w + 1e-9
+    right = rest[:, 0] >= 0.80 * w - 1e-9
+    assert np.all(left | right)
+    runs = np.flatnonzero(np.diff(left.astype(int)) != 0)
+    assert len(runs) == 13  # 14 clusters, alternating sides
+    # each cluster lies in its own band, one band lower than the last
+    bounds = np.split(rest, runs + 1)
+    tops = [c[:, 1].min() for c in bounds]
+    assert all(b >= a - 1e-9 for a, b in zip(tops, tops[1:]))
+    assert bounds[0][:, 1].min() >= 100 / 15 - 1e-9 and bounds[-1][:, 1].max() <= h
+    # a left cluster holds 10-79 points, a right one the rest of 80 for its own draw (1-70)
+    sizes = [len(c) for c in bounds]
+    assert all(10 <= n <= 79 for n in sizes[0::2]) and all(1 <= n <= 70 for n in sizes[1::2])
+
+
+def test_paper_style_three_bezier_curves_per_blot_thickness_per_segment():
+    t = HandwrittenBlots(style="paper", p=1.0, count_range=(4, 4), intensity_range=(0.75, 0.75))
+    img = line_image((128, 1024))
+    out, boxes = run(t, img, seed=3)
+    blots = t.get_applied_params()["blots"]
+    assert len(blots) == 4
+    for b in blots:
+        assert len(b["curves"]) == 3
+        for c in b["curves"]:
+            assert c["points"].shape == (99, 2) and len(c["thicknesses"]) == 98
+            assert set(np.unique(c["thicknesses"])) > {1}  # redrawn per segment
+            assert set(np.unique(c["thicknesses"])) <= {1, 2, 3, 4}
+    # only darker, only inside the boxes
+    assert np.all(out <= img)
+    changed = out != img
+    assert changed.any() and not (changed & ~union_mask(img.shape, boxes)).any()
+
+
+def test_paper_style_darkens_towards_ink_with_opacity():
+    t = HandwrittenBlots(style="paper", p=1.0, count_range=(1, 1), transparency_range=(0.0, 0.0),
+                         ink_range=(0, 0), height_range=(100, 100), width_range=(80, 80))
+    img = np.full((128, 512), 240, np.uint8)
+    out, boxes = run(t, img, seed=0)
+    assert out.min() == 0  # full opacity, black ink: the curve's core is black
+
+
+def test_style_is_validated_and_configurable():
+    from stackmix.augment import build_blots
+
+    with pytest.raises(ValueError, match="aug.blots.style must be one of scribble, paper"):
+        HandwrittenBlots(style="hatch")
+    t = build_blots({"p": 0.5, "style": "paper", "intensity_range": [0.75, 0.75]})
+    assert t.style == "paper" and t.intensity_range == (0.75, 0.75)
+    assert HandwrittenBlots().style == "scribble"
+
+
+def test_bezier_curve_matches_the_bernstein_formula():
+    from math import comb
+
+    from stackmix.augment.blots import bezier_curve
+
+    ctrl = np.random.default_rng(1).random((7, 2))
+    t = np.linspace(0.01, 0.99, 99)
+    ref = sum(comb(6, i) * t**i * (1 - t) ** (6 - i) * ctrl[i, 1] for i in range(7))
+    np.testing.assert_allclose(bezier_curve(ctrl)[:, 1], ref, atol=1e-12)
+    many = bezier_curve(np.random.default_rng(2).random((700, 2)))  # no overflow
+    assert np.isfinite(many).all()

@@ -95,3 +95,69 @@ def test_build_generator_rejects_unknown_keys(bank):
     with pytest.raises(ValueError, match="unknown aug.stackmix key"):
         build_generator({"bank": str(bank.prefix), "probability": 1}, dataset_cfg={},
                         codec=CTCCodec("ab"), train_samples=[], normalizer=Normalizer())
+
+
+def _gen_cfg(bank, **kw):
+    return {"p": 0.8, "bank": str(bank.prefix), **kw}
+
+
+def test_missing_dataset_corpus_warns_once_and_falls_back(bank, tmp_path, caplog):
+    import stackmix.mix as mix
+
+    mix._warned.clear()
+    codec = CTCCodec("abcdef ")
+    missing = tmp_path / "corpora" / "latin_corpus.txt"
+    ds = {"name": "saintgall", "corpus": str(missing)}
+    train = _samples(["abc de", "bad cab"])
+    with caplog.at_level("WARNING", logger="stackmix.mix"):
+        for _ in range(2):
+            gen = build_generator(_gen_cfg(bank, corpus=None), dataset_cfg=ds, codec=codec,
+                                  train_samples=train, normalizer=Normalizer())
+    assert sorted(gen.corpus) == ["abc de", "bad cab"]  # the train transcriptions
+    warnings = [r.getMessage() for r in caplog.records if "not found" in r.getMessage()]
+    assert len(warnings) == 1  # once, however often the generator is built
+    msg = warnings[0]
+    assert str(missing) in msg and "python prepare.py task=corpus name=corpora" in msg
+    assert "make prepare-corpora" in msg and "aug.stackmix.corpus=train" in msg
+    # present: used
+    missing.parent.mkdir(parents=True)
+    missing.write_text("face bead\nfade\n", encoding="utf-8")
+    gen = build_generator(_gen_cfg(bank, corpus=None, cache_dir=str(tmp_path / "cache")),
+                          dataset_cfg=ds, codec=codec, train_samples=train,
+                          normalizer=Normalizer())
+    assert set(gen.corpus) <= {"face bead", "face", "bead", "fade"} and "fade" in set(gen.corpus)
+
+
+def test_corpus_train_selects_the_fallback_without_warning(bank, tmp_path, caplog):
+    import stackmix.mix as mix
+
+    mix._warned.clear()
+    ds = {"name": "saintgall", "corpus": str(tmp_path / "absent.txt")}
+    with caplog.at_level("WARNING", logger="stackmix.mix"):
+        gen = build_generator(_gen_cfg(bank, corpus="train"), dataset_cfg=ds,
+                              codec=CTCCodec("abcdef "), train_samples=_samples(["abc de"]),
+                              normalizer=Normalizer())
+    assert list(gen.corpus) == ["abc de"]
+    assert not [r for r in caplog.records if "not found" in r.getMessage()]
+
+
+def test_explicit_missing_corpus_is_an_error(bank, tmp_path):
+    from stackmix.mix.corpus import CorpusNotFoundError
+
+    with pytest.raises(CorpusNotFoundError, match="absent.txt"):
+        build_generator(_gen_cfg(bank, corpus=str(tmp_path / "absent.txt")),
+                        dataset_cfg={"name": "x"}, codec=CTCCodec("abcdef "),
+                        train_samples=_samples(["abc de"]), normalizer=Normalizer())
+
+
+def test_generator_pickles_a_cached_corpus_by_path(bank, tmp_path):
+    f = tmp_path / "c.txt"
+    f.write_text("\n".join(["bead face", "deaf cab"] * 5000), encoding="utf-8")
+    gen = build_generator(_gen_cfg(bank, corpus=str(f), cache_dir=str(tmp_path / "cache")),
+                          dataset_cfg={"name": "x"}, codec=CTCCodec("abcdef "),
+                          train_samples=_samples(["bead face"]), normalizer=Normalizer())
+    assert len(gen.corpus) == 10000
+    blob = pickle.dumps(gen)
+    assert len(blob) < 4000
+    img, text = pickle.loads(blob)(np.random.default_rng(0))
+    assert text in ("bead face", "deaf cab") and img.shape[0] == 32

@@ -19,9 +19,9 @@ original project's conversion); the page id is the line id without its last ``-N
 
 Normalization: characters joined, words joined with a space; the two special letters of the
 database map through ``special_letters``: ``pt`` (punctuation mark, typically a dot between
-words) → ``.`` and ``et`` (the ``&`` ligature) → ``&``. The original StackMix-OCR only removed
-the hyphens, which spelled these as the letters "pt"/"et"; set ``special_letters: {pt: pt, et: et}``
-to reproduce its texts.
+words) → ``.`` and ``et`` (the ``&`` ligature) → ``&``, exactly as the original StackMix-OCR
+notebook does (it replaces ``pt`` by ``.`` and ``et`` by ``&`` before removing the hyphens).
+``special_letters: {pt: pt, et: et}`` would spell them as two letters instead.
 
 Alphabet: the original project's 48 characters `` ABCDEFGHILMNOPQRSTUVXZabcdefghiklmnopqrstuvwxyz``
 plus ``&`` and ``.`` from the special letters above.
