@@ -244,3 +244,23 @@ def test_no_module_changes_the_environment_when_imported():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=1800,
                          check=True).stdout
     assert out.strip().splitlines()[-1] == "[]"
+
+
+@pytest.mark.parametrize("dataset,aug,epochs", [
+    ("bentham", "base", 300), ("bentham", "blots", 500), ("iam", "stackmix", 1000),
+    ("saintgall", "blots_stackmix", 1000), ("hkr", "base", 100), ("hkr", "blots", 150),
+    ("hkr", "stackmix", 300), ("hkr", "blots_stackmix", 300)])
+def test_paper_preset_budgets(dataset, aug, epochs):
+    cfg = compose_train(["experiment=paper", f"dataset={dataset}", f"aug={aug}"])
+    assert cfg.trainer.max_epochs == epochs and cfg.data.batch_size == 16
+    assert cfg.model.net.pretrained is True and cfg.model.net.lstm_dropout == 0.1
+    if cfg.aug.blots is not None:
+        assert cfg.aug.blots.style == "paper" and list(cfg.aug.blots.intensity_range) == [0.75, 0.75]
+    equal = compose_train(["experiment=paper", f"dataset={dataset}", f"aug={aug}",
+                           "trainer.max_epochs=40"])
+    assert equal.trainer.max_epochs == 40  # the equal-budget comparison
+
+
+def test_blots_default_style_is_scribble():
+    cfg = compose_train(["aug=blots"])
+    assert cfg.aug.blots.style == "scribble" and list(cfg.aug.blots.intensity_range) == [0.5, 0.9]

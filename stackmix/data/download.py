@@ -35,6 +35,8 @@ import urllib.request
 import zipfile
 from pathlib import Path, PurePosixPath
 
+from stackmix.fs import building_dir
+
 log = logging.getLogger(__name__)
 
 CHUNK = 1 << 20
@@ -386,21 +388,8 @@ def extract(archive: str | os.PathLike, dest: str | os.PathLike, *, overwrite: b
         raise ArchiveError(f"{archive} is neither a tar nor a zip archive")
     if dest.exists() and not overwrite:
         raise ArchiveError(f"{dest} already exists; remove it or extract elsewhere")
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.extract-", dir=dest.parent))
-    try:
+    with building_dir(dest) as tmp:  # swapped in only when every member came out safely
         (_extract_zip if kind == "zip" else _extract_tar)(archive, tmp)
-        if dest.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{dest.name}.old-", dir=dest.parent))
-            old.rmdir()
-            os.replace(dest, old)
-            os.replace(tmp, dest)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, dest)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return dest
 
 

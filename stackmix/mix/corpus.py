@@ -407,8 +407,11 @@ def build_corpus(
 
     tmp = None
     if prefix is not None:
+        from stackmix.fs import TMP_MARK, remove_stale_temporaries
+
         prefix.parent.mkdir(parents=True, exist_ok=True)
-        tmp = prefix.with_name(f".{prefix.name}.{os.getpid()}.tmp")
+        remove_stale_temporaries(prefix.parent)  # left by a build that was killed
+        tmp = prefix.with_name(f".{prefix.name}{TMP_MARK}{os.getpid()}-corpus")
     writer = _LinesWriter(Path(f"{tmp}.bytes") if tmp is not None else None)
     ok_cache: dict[str, bool] = {}
     try:
@@ -430,7 +433,7 @@ def build_corpus(
         stats.usable = writer.n
         if tmp is None:
             return _checked(Corpus(writer.memory(), stats))
-        from stackmix.io import atomic_write_json
+        from stackmix.fs import atomic_write_json
 
         np.save(f"{tmp}.offsets.npy", writer.offsets())
         os.replace(f"{tmp}.bytes", f"{prefix}.bytes")

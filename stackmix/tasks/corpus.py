@@ -10,14 +10,12 @@ datasets' ``corpus:`` entries point. With ``task.report=true`` it also builds th
 from __future__ import annotations
 
 import logging
-import os
-import shutil
-import tempfile
 from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
-from stackmix.data.download import ChecksumBook, download, extract, gdrive_url
+from stackmix.data.download import ChecksumBook, download, extracted, gdrive_url
+from stackmix.fs import swap_dir
 
 log = logging.getLogger("stackmix.prepare.corpus")
 
@@ -36,18 +34,11 @@ def fetch(source: dict, out: Path, download_dir: Path, *, overwrite: bool = Fals
     download(url, archive, source.get("sha256"),
              checksum_book=ChecksumBook(download_dir / "sha256_recorded.json"))
     out.parent.mkdir(parents=True, exist_ok=True)
-    base = Path(tempfile.mkdtemp(prefix=f".{out.name}.unpack-", dir=out.parent))
-    try:
-        root = extract(archive, base / "x")
+    with extracted(archive, parent=out.parent) as root:
         entries = [p for p in root.iterdir() if not p.name.startswith((".", "__MACOSX"))]
         if len(entries) == 1 and entries[0].is_dir():
             root = entries[0]  # the archive holds one folder (corpora/...): its content goes to out
-        if out.exists():
-            old = base / "old"
-            os.replace(out, old)
-        os.replace(root, out)
-    finally:
-        shutil.rmtree(base, ignore_errors=True)
+        swap_dir(root, out)
     return out
 
 
