@@ -140,7 +140,9 @@ def run(cfg: Config, args, bs: int, device: torch.device, cfg_model) -> dict:
         torch.cuda.reset_peak_memory_stats(device)
     module, opt_cfg = build(cfg_model, cfg, args.height, args.width)
     module.to(device).train()
-    opt = instantiate(opt_cfg, params=module.parameters())
+    # the config's optimizer is a factory (`_partial_: true`, as the module's configure_optimizers
+    # completes it): build it here with the parameters
+    opt = instantiate(opt_cfg)(params=module.parameters())
     batch = make_batch(bs, args.height, args.width, module.in_chans)
     windows = timed(cfg, module, opt, batch, device, args)
     dt = statistics.median(windows)
