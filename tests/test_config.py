@@ -113,12 +113,18 @@ def test_aug_files_are_compositions_not_copies(tmp_path):
 
 
 def test_dataset_files_do_not_repeat_the_base_block():
-    # image size, normalization and the bad-row policies live once, in schema.DatasetConf
+    # image size, normalization and the bad-row policies live once, in schema.DatasetConf; a
+    # dataset states only what differs from them (Peter: its own replace/regex rules)
+    from stackmix.conf.schema import NormalizeConf
+
+    base_normalize = OmegaConf.to_container(OmegaConf.structured(NormalizeConf))
     for name in options("dataset"):
         data = _yaml(CONF / "dataset" / f"{name}.yaml")
         assert data["defaults"][0] == "/schema_dataset@_here_", name
-        for key in ("normalize", "on_bad_row", "unknown_train_chars"):
+        for key in ("on_bad_row", "unknown_train_chars"):
             assert key not in data, f"dataset/{name}.yaml repeats {key}"
+        for key, value in (data.get("normalize") or {}).items():
+            assert value != base_normalize[key], f"dataset/{name}.yaml repeats normalize.{key}"
         assert (data.get("image_h"), data.get("image_w")) != (128, 2048), name
 
 
@@ -126,7 +132,10 @@ def test_dataset_defaults_come_from_the_base(tmp_path):
     ds = compose_train(["dataset=iam"], tmp_path).dataset
     assert (ds.image_h, ds.image_w) == (128, 2048)
     assert ds.normalize == {"unicode_form": "NFC", "collapse_whitespace": True, "replace": {},
-                            "lowercase": False}
+                            "regex": {}, "lowercase": False}
+    peter = compose_train(["dataset=peter"], tmp_path).dataset.normalize
+    assert peter.unicode_form == "NFC" and peter.collapse_whitespace and not peter.lowercase
+    assert peter.replace["o"] == "о" and len(peter.regex) == 1
     assert ds.on_bad_row == "raise" and ds.unknown_train_chars == "error"
     assert compose_train([], tmp_path).dataset.image_h == 48  # a dataset still sets its own
 
