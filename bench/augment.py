@@ -17,14 +17,13 @@ os.environ.setdefault("MKL_NUM_THREADS", "1")
 
 import argparse  # noqa: E402
 import time  # noqa: E402
-from pathlib import Path  # noqa: E402
 
 import albumentations as A  # noqa: E402
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
+from hydra import compose, initialize_config_module  # noqa: E402
 from omegaconf import OmegaConf  # noqa: E402
 
-import stackmix  # noqa: E402
 from stackmix.augment import build_blots, build_train_transform  # noqa: E402
 
 H, W = 128, 2048
@@ -71,8 +70,9 @@ def main() -> None:
 
     rng = np.random.default_rng(args.seed)
     images = [text_line(rng) for _ in range(args.n)]
-    aug = OmegaConf.load(Path(stackmix.__file__).parent / "conf" / "aug" / "blots.yaml")
-    blots_cfg = OmegaConf.to_container(aug.blots)
+    with initialize_config_module("stackmix.conf", version_base="1.3"):  # the composed aug=blots
+        aug = compose("prepare", overrides=["task=preview_aug", "aug=blots"]).aug
+    blots_cfg = OmegaConf.to_container(aug.blots, resolve=True)
 
     forced = dict(blots_cfg, p=1.0)
     bench("blots alone, p=1 (always applied, count 1..10)", A.Compose([build_blots(forced)], seed=args.seed), images)

@@ -1,6 +1,7 @@
 """Shared fixtures: tiny on-disk datasets and Hydra config composition with fast overrides."""
 from __future__ import annotations
 
+import functools
 import os
 from pathlib import Path
 
@@ -8,6 +9,7 @@ import cv2
 import numpy as np
 import pytest
 from hydra import compose, initialize_config_module
+from omegaconf import OmegaConf
 
 from stackmix import resolvers  # noqa: F401
 from stackmix.data.marking import write_marking
@@ -59,6 +61,30 @@ def compose_train(overrides: list[str], tmp_path: Path | None = None):
                  f"paths.data_dir={tmp_path}/data", f"paths.tokens_dir={tmp_path}/tokens"]
     with initialize_config_module("stackmix.conf", version_base="1.3"):
         return compose("train", overrides=overrides + extra)
+
+
+def load_aug(name: str, *overrides: str):
+    """The composed, resolved ``aug`` block of ``aug=<name>`` (the files are compositions:
+    blots_stackmix = base + both blocks), with extra ``aug.*`` overrides."""
+    with initialize_config_module("stackmix.conf", version_base="1.3"):
+        cfg = compose("prepare", overrides=["task=preview_aug", f"aug={name}", *overrides,
+                                            "paths.tokens_dir=/tmp/tokens", "dataset.name=dummy"])
+    OmegaConf.resolve(cfg.aug)
+    return cfg.aug
+
+
+@functools.lru_cache(maxsize=1)
+def _paper_blots_yaml() -> str:
+    return OmegaConf.to_yaml(load_aug("blots").blots)
+
+
+def paper_blots(**overrides):
+    """A HandwrittenBlots with the settings of conf/aug/blots.yaml (their one home), some changed."""
+    from stackmix.augment import HandwrittenBlots
+
+    cfg = OmegaConf.to_container(OmegaConf.create(_paper_blots_yaml()))
+    cfg.pop("_target_")
+    return HandwrittenBlots(**{**cfg, **overrides})
 
 
 def tiny_train_overrides(root: Path) -> list[str]:

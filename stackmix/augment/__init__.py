@@ -1,9 +1,16 @@
 """Train-time image augmentations: the paper's base pipeline and HandWritten Blots.
 
-``build_train_transform(cfg.aug, seed=...)`` turns an ``aug`` config (see ``conf/aug/*.yaml``)
-into one ``A.Compose`` that maps ``image=`` (uint8 (H, W), (H, W, 1) or (H, W, 3)) to an image
-of the same shape and dtype. The ``stackmix`` block of the config is not used here: StackMix
-replaces whole samples and is plugged in by the data module.
+``build_train_transform(cfg.aug, seed=..., image_h=...)`` turns an ``aug`` config (see
+``conf/aug/*.yaml``) into one ``A.Compose`` that maps ``image=`` (uint8 (H, W), (H, W, 1) or
+(H, W, 3)) to an image of the same shape and dtype. Every transform is built from its config
+node's ``_target_`` (:mod:`stackmix.augment.base`), so the YAML files are the one place of their
+settings and a new albumentations transform is added in YAML alone (``aug.base.extra``). The
+``stackmix`` block of the config is not used here: StackMix replaces whole samples and is plugged
+in by the data module.
+
+Modules: ``base`` (transforms from ``_target_`` nodes), ``blots`` (the HandWritten Blots
+transform and the scaling of its sizes to the line height), ``strokes`` (the blot pen paths and
+their rasterisation).
 
 Order: **blots first, then the base augmentations.** Blots stand for ink that was on the page
 before it was scanned, while CLAHE, the small rotation and JPEG re-compression stand for the
@@ -27,20 +34,18 @@ from typing import Any
 import albumentations as A
 import numpy as np
 
-from stackmix.augment.base import BASE_DEFAULTS, build_base_transforms
-from stackmix.augment.blots import HandwrittenBlots
+from stackmix.augment.base import build_base_transforms, build_transform
+from stackmix.augment.blots import HandwrittenBlots, scale_blots_to_height
 
 __all__ = [
-    "BASE_DEFAULTS",
     "HandwrittenBlots",
     "SharedSeedCompose",
     "build_base_transforms",
     "build_blots",
     "build_train_transform",
     "reseed",
+    "scale_blots_to_height",
 ]
-
-_BLOT_RANGE_KEYS = set(HandwrittenBlots.RANGE_KEYS)
 
 
 def _plain(node: Any) -> Any:
@@ -62,16 +67,15 @@ def _get(cfg: Any, key: str) -> Any:
     return getattr(cfg, key, None)
 
 
-def build_blots(cfg: Mapping[str, Any] | None) -> HandwrittenBlots | None:
-    """A :class:`HandwrittenBlots` from a ``blots`` config block (None when the block is null)."""
+def build_blots(cfg: Mapping[str, Any] | None, image_h: int | None = None) -> HandwrittenBlots | None:
+    """The transform of an ``aug.blots`` node (``{_target_: stackmix.augment.HandwrittenBlots,
+    ...}``; None when the block is null), its sizes scaled to ``image_h``-pixel lines if given."""
     cfg = _plain(cfg)
     if cfg is None:
         return None
-    kwargs = {k: (tuple(v) if k in _BLOT_RANGE_KEYS else v) for k, v in dict(cfg).items()}
-    unknown = set(kwargs) - _BLOT_RANGE_KEYS - set(HandwrittenBlots.OPTION_KEYS) - {"p"}
-    if unknown:
-        raise ValueError(f"aug.blots: unknown keys {sorted(unknown)}; expected p, style and {sorted(_BLOT_RANGE_KEYS)}")
-    return HandwrittenBlots(**kwargs)
+    if image_h is not None:
+        cfg = scale_blots_to_height(cfg, image_h)
+    return build_transform(cfg, "aug.blots")
 
 
 class SharedSeedCompose(A.Compose):
@@ -92,18 +96,21 @@ def reseed(transform: A.BaseCompose, seed: int | None) -> None:
     transform.set_random_state(np.random.default_rng(seed), random.Random(seed))
 
 
-def build_train_transform(aug_cfg: Mapping[str, Any] | None, seed: int | None = None) -> A.Compose | None:
+def build_train_transform(aug_cfg: Mapping[str, Any] | None, seed: int | None = None,
+                          image_h: int | None = None) -> A.Compose | None:
     """Build the train-time transform from an ``aug`` config (DictConfig or dict).
 
-    Keys: ``base`` (mapping of base aug blocks or null, see :mod:`stackmix.augment.base`),
-    ``blots`` (mapping of :class:`HandwrittenBlots` arguments or null), ``stackmix`` and ``name``
-    (ignored here). Returns ``None`` when neither base nor blots is configured. With ``seed`` the
-    result is deterministic (same seed, same input sequence → same outputs).
+    Keys: ``blots`` (a ``_target_`` node or null) and ``base`` (see
+    :func:`~stackmix.augment.base.build_base_transforms`); ``stackmix`` and ``name`` are ignored
+    here. ``image_h``: the height of the lines the transform gets; the blot sizes (written for
+    128-px lines, as in the paper) are scaled to it. Returns ``None`` when neither base nor blots
+    is configured. With ``seed`` the result is deterministic (same seed, same input sequence →
+    same outputs).
     """
     if aug_cfg is None:
         return None
     transforms: list[A.BasicTransform] = []
-    blots = build_blots(_get(aug_cfg, "blots"))
+    blots = build_blots(_get(aug_cfg, "blots"), image_h)
     if blots is not None:
         transforms.append(blots)
     transforms.extend(build_base_transforms(_plain(_get(aug_cfg, "base"))))

@@ -1,72 +1,59 @@
-"""Base (photometric + small geometric) train augmentations of the paper, albumentations 2.x.
+"""Albumentations transforms built from config nodes with a ``_target_`` (hydra.utils.instantiate).
 
-``base`` config block (every entry optional; an entry set to ``null`` is left out)::
+The ``aug.base`` block (``conf/aug/base.yaml``) names the paper's three transforms (``clahe``,
+``rotate``, ``jpeg``) and a list ``extra`` of any further ones, each as
+``{_target_: <class>, <its arguments>}``; ``aug.blots`` is a node of the same kind. A new
+albumentations transform (or any callable with albumentations' interface) is therefore added in
+YAML alone, e.g. ``aug.base.extra=[{_target_:albumentations.GaussianBlur,p:0.3}]``.
 
-    clahe:  {p: 0.25, clip_limit: 4.0, tile_grid_size: [8, 8]}   # local contrast (A.CLAHE)
-    rotate: {p: 0.5, limit: 3}                                    # ±limit degrees, white fill
-    jpeg:   {p: 0.5, quality_range: [75, 100]}                    # JPEG re-compression
-
-Rotation keeps the image size (corners are cut, the uncovered area is filled with white 255,
-the page colour used by the resize/pad step). All three work on (H, W), (H, W, 1) and
-(H, W, 3) uint8 images and keep shape and dtype.
+The values live in the YAML files (one place); this module only builds them. Unknown keys of the
+three paper transforms are refused when the config is composed (``stackmix.conf.schema``); for an
+``extra`` transform the class itself checks its arguments, and the warning albumentations gives
+for an argument it does not know is turned into an error here.
 """
 from __future__ import annotations
 
-from collections.abc import Mapping
+import warnings
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import albumentations as A
-import cv2
+from hydra.errors import InstantiationException
+from hydra.utils import instantiate
 
-__all__ = ["BASE_DEFAULTS", "build_base_transforms"]
-
-PAGE_WHITE = 255
-
-BASE_DEFAULTS: dict[str, dict[str, Any]] = {
-    "clahe": {"p": 0.25, "clip_limit": 4.0, "tile_grid_size": (8, 8)},
-    "rotate": {"p": 0.5, "limit": 3},
-    "jpeg": {"p": 0.5, "quality_range": (75, 100)},
-}
-
-_KNOWN = {"clahe": {"p", "clip_limit", "tile_grid_size"}, "rotate": {"p", "limit"}, "jpeg": {"p", "quality_range"}}
+__all__ = ["build_base_transforms", "build_transform"]
 
 
-def _merged(name: str, given: Mapping[str, Any] | None) -> dict[str, Any]:
-    unknown = set(given or {}) - _KNOWN[name]
-    if unknown:
-        raise ValueError(f"aug.base.{name}: unknown keys {sorted(unknown)}; expected {sorted(_KNOWN[name])}")
-    out = dict(BASE_DEFAULTS[name])
-    out.update(given or {})
+def build_transform(node: Mapping[str, Any], where: str) -> A.BasicTransform:
+    """The transform a ``{_target_: ..., **arguments}`` node describes; ``where`` (the config
+    path, e.g. ``aug.base.extra[0]``) names the node in errors."""
+    if not isinstance(node, Mapping) or "_target_" not in node:
+        raise ValueError(
+            f"{where}: a transform is given as {{_target_: <class>, <arguments>}} (for example "
+            f"{{_target_: albumentations.GaussianBlur, p: 0.3}}), got {node!r}; add its _target_.")
+    with warnings.catch_warnings():
+        warnings.filterwarnings("error", message=r"Argument\(s\) .* are not valid for transform")
+        try:
+            out = instantiate(dict(node), _convert_="all")
+        except (InstantiationException, TypeError, ValueError) as e:
+            cause = e.__cause__ or e
+            raise ValueError(f"{where}: cannot build {node['_target_']} from {dict(node)!r}: "
+                             f"{cause}. Check the class name and its argument names.") from e
+    if not callable(out):
+        raise ValueError(f"{where}: {node['_target_']} did not give a transform (got {type(out).__name__})")
     return out
 
 
 def build_base_transforms(cfg: Mapping[str, Any] | None) -> list[A.BasicTransform]:
-    """The base augmentations listed in ``cfg`` (a plain mapping), in the order CLAHE, rotate, JPEG.
-
-    A key that is absent or ``null`` is skipped; a key given as ``{}`` uses the paper's defaults.
-    Returns an empty list for ``cfg=None``.
-    """
+    """The transforms of an ``aug.base`` block (a plain mapping or DictConfig), in its order: every
+    named entry (``clahe``, ``rotate``, ``jpeg``; skipped when ``null``), then every node of
+    ``extra``. Returns an empty list for ``cfg=None``."""
     if cfg is None:
         return []
-    unknown = set(cfg) - set(BASE_DEFAULTS)
-    if unknown:
-        raise ValueError(f"aug.base: unknown augmentations {sorted(unknown)}; expected {sorted(BASE_DEFAULTS)}")
-    out: list[A.BasicTransform] = []
-    if cfg.get("clahe") is not None:
-        c = _merged("clahe", cfg["clahe"])
-        out.append(A.CLAHE(clip_limit=float(c["clip_limit"]), tile_grid_size=tuple(c["tile_grid_size"]), p=c["p"]))
-    if cfg.get("rotate") is not None:
-        c = _merged("rotate", cfg["rotate"])
-        out.append(
-            A.Rotate(
-                limit=float(c["limit"]),
-                interpolation=cv2.INTER_LINEAR,
-                border_mode=cv2.BORDER_CONSTANT,
-                fill=PAGE_WHITE,
-                p=c["p"],
-            )
-        )
-    if cfg.get("jpeg") is not None:
-        c = _merged("jpeg", cfg["jpeg"])
-        out.append(A.ImageCompression(compression_type="jpeg", quality_range=tuple(c["quality_range"]), p=c["p"]))
+    out = [build_transform(node, f"aug.base.{k}") for k, node in cfg.items()
+           if k != "extra" and node is not None]
+    extra = cfg.get("extra") or []
+    if not isinstance(extra, Sequence) or isinstance(extra, (str, bytes)):
+        raise ValueError(f"aug.base.extra must be a list of transforms, got {extra!r}")
+    out.extend(build_transform(node, f"aug.base.extra[{i}]") for i, node in enumerate(extra))
     return out

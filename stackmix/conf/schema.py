@@ -56,6 +56,7 @@ class DatasetConf:
 # --------------------------------------------------------------------------- aug
 @dataclass
 class ClaheConf:
+    _target_: str = MISSING
     p: float = MISSING
     clip_limit: float = MISSING
     tile_grid_size: List[int] = MISSING
@@ -63,25 +64,34 @@ class ClaheConf:
 
 @dataclass
 class RotateConf:
+    _target_: str = MISSING
     p: float = MISSING
     limit: float = MISSING
+    border_mode: int = MISSING
+    fill: float = MISSING
 
 
 @dataclass
 class JpegConf:
+    _target_: str = MISSING
     p: float = MISSING
+    compression_type: str = MISSING
     quality_range: List[int] = MISSING
 
 
 @dataclass
 class BaseAugConf:
+    """The paper's three transforms (typed), then ``extra``: any transforms, each a
+    ``{_target_: <class>, ...}`` node, so a new one needs no Python change."""
     clahe: Optional[ClaheConf] = None
     rotate: Optional[RotateConf] = None
     jpeg: Optional[JpegConf] = None
+    extra: List[Any] = MISSING
 
 
 @dataclass
 class BlotsConf:
+    _target_: str = MISSING
     p: float = MISSING
     count_range: List[int] = MISSING
     height_range: List[int] = MISSING
@@ -91,24 +101,24 @@ class BlotsConf:
     transparency_range: List[float] = MISSING
     thickness_range: List[int] = MISSING
     ink_range: List[int] = MISSING
-    style: str = "scribble"                  # scribble | paper (the original's Bézier hatch)
-    curves_range: List[int] = field(default_factory=lambda: [3, 3])
+    style: str = MISSING                     # scribble | paper (the original's Bézier hatch)
+    curves_range: List[int] = MISSING
 
 
 @dataclass
 class StackMixConf:
     p: float = MISSING
     bank: str = MISSING
-    corpus: Any = None                       # null: the train transcriptions; or a text file
-    max_len: Optional[int] = None
+    corpus: Any = MISSING                    # null: the dataset's corpus / train lines; a file...
+    max_len: Optional[int] = MISSING
     min_len: int = MISSING
     smooth_background_p: float = MISSING
     caps: List[int] = MISSING
     cap_weights: List[float] = MISSING
     seed: int = MISSING
-    cache_dir: Optional[str] = None          # file corpora stored once here, memory-mapped
-    wordfreq_lines: int = 100000
-    wordfreq_words: int = 30000
+    cache_dir: Optional[str] = MISSING       # file corpora stored once here, memory-mapped
+    wordfreq_lines: int = MISSING
+    wordfreq_words: int = MISSING
 
 
 @dataclass

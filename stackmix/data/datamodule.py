@@ -28,7 +28,7 @@ from stackmix.text import CTCCodec, Normalizer
 
 log = logging.getLogger(__name__)
 
-__all__ = ["DatasetError", "HTRDataModule", "scale_aug_to_height"]
+__all__ = ["DatasetError", "HTRDataModule"]
 
 _REMARKS = {"blank": "are blank (one value everywhere)",
             "degenerate aspect ratio": "have a degenerate aspect ratio",
@@ -199,8 +199,7 @@ class HTRDataModule(L.LightningDataModule):
         if "train" not in self._datasets:
             from stackmix.augment import build_train_transform
 
-            transform = build_train_transform(scale_aug_to_height(self.aug_cfg, self.image_h),
-                                              seed=self.seed)
+            transform = build_train_transform(self.aug_cfg, seed=self.seed, image_h=self.image_h)
             generator = self._build_generator(codec)
             self._datasets["train"] = LineDataset(
                 self.splits["train"], codec, self.image_h, self.image_w, transform=transform,
@@ -311,20 +310,3 @@ class HTRDataModule(L.LightningDataModule):
             "alphabet": self.codec.alphabet,
         }
 
-
-BLOT_REFERENCE_HEIGHT = 128  # the paper's blot sizes are in pixels of 128-px-high lines
-_BLOT_LENGTHS = ("height_range", "width_range", "incline_range", "thickness_range")
-
-
-def scale_aug_to_height(aug_cfg: dict, image_h: int) -> dict:
-    """Scale the blot geometry (given for 128-px lines, as in the paper) to ``image_h``."""
-    blots = aug_cfg.get("blots")
-    if not blots or image_h == BLOT_REFERENCE_HEIGHT:
-        return aug_cfg
-    s = image_h / BLOT_REFERENCE_HEIGHT
-    scaled = dict(blots)
-    for key in _BLOT_LENGTHS:
-        if key in scaled and scaled[key] is not None:
-            lo, hi = scaled[key]
-            scaled[key] = [max(1, int(round(lo * s))), max(1, int(round(hi * s)))]
-    return {**aug_cfg, "blots": scaled}

@@ -6,12 +6,12 @@ from pathlib import Path
 import albumentations as A
 import numpy as np
 import pytest
-from hydra import compose, initialize_config_module
 from omegaconf import OmegaConf
 
 import stackmix
-from stackmix.augment import HandwrittenBlots, build_train_transform, reseed
-from stackmix.augment.base import BASE_DEFAULTS, build_base_transforms
+from conftest import compose_train, load_aug, paper_blots
+from stackmix.augment import HandwrittenBlots, build_blots, build_train_transform, reseed
+from stackmix.augment.base import build_base_transforms
 
 AUG_DIR = Path(stackmix.__file__).parent / "conf" / "aug"
 SHAPES = [(128, 2048), (128, 2048, 1), (128, 2048, 3), (5, 7), (1, 1), (1, 1, 3)]
@@ -25,17 +25,21 @@ def page(shape, seed=0) -> np.ndarray:
     return np.clip(img.astype(int) + rng.integers(-10, 10, shape), 0, 255).astype(np.uint8)
 
 
-def load_aug(name: str):
-    """The composed ``aug`` block (aug files are compositions: blots_stackmix = base + both blocks)."""
-    with initialize_config_module("stackmix.conf", version_base="1.3"):
-        cfg = compose("prepare", overrides=["task=preview_aug", f"aug={name}",
-                                            "paths.tokens_dir=/tmp/tokens", "dataset.name=dummy"])
-    OmegaConf.resolve(cfg.aug)
-    return cfg.aug
+def paper_base(**changes) -> dict:
+    """The ``aug.base`` block of conf/aug/base.yaml (the one home of its values), as a dict, with
+    every given entry's keys updated (``rotate={"p": 1.0}``) or the entry dropped (``jpeg=None``)."""
+    base = OmegaConf.to_container(load_aug("base").base)
+    for name, change in changes.items():
+        base[name] = None if change is None else {**base[name], **change}
+    return base
+
+
+def forced(p: float) -> dict:
+    return paper_base(clahe={"p": p}, rotate={"p": p}, jpeg={"p": p})
 
 
 def test_base_defaults_are_the_papers():
-    clahe, rotate, jpeg = build_base_transforms(BASE_DEFAULTS)
+    clahe, rotate, jpeg = build_base_transforms(paper_base())
     assert isinstance(clahe, A.CLAHE) and clahe.p == 0.25 and clahe.clip_limit[1] == 4 and clahe.tile_grid_size == (8, 8)
     assert isinstance(rotate, A.Rotate) and rotate.p == 0.5 and rotate.limit == (-3, 3) and rotate.fill == 255
     assert isinstance(jpeg, A.ImageCompression) and jpeg.p == 0.5 and jpeg.quality_range == (75, 100)
@@ -43,8 +47,7 @@ def test_base_defaults_are_the_papers():
 
 @pytest.mark.parametrize("shape", SHAPES)
 def test_base_keeps_shape_dtype(shape):
-    forced = {k: {"p": 1.0} for k in BASE_DEFAULTS}
-    t = A.Compose(build_base_transforms(forced), seed=0)
+    t = A.Compose(build_base_transforms(forced(1.0)), seed=0)
     img = page(shape)
     for _ in range(3):
         out = t(image=img)["image"]
@@ -53,27 +56,53 @@ def test_base_keeps_shape_dtype(shape):
 
 @pytest.mark.parametrize("shape", SHAPES)
 def test_base_p0_is_identity(shape):
-    t = A.Compose(build_base_transforms({k: {"p": 0.0} for k in BASE_DEFAULTS}), seed=0)
+    t = A.Compose(build_base_transforms(forced(0.0)), seed=0)
     img = page(shape)
     assert np.array_equal(t(image=img)["image"], img)
 
 
 def test_base_p1_changes_the_image_and_rotation_fills_white():
     img = page((128, 512))
-    out = A.Compose(build_base_transforms({k: {"p": 1.0} for k in BASE_DEFAULTS}), seed=0)(image=img)["image"]
+    out = A.Compose(build_base_transforms(forced(1.0)), seed=0)(image=img)["image"]
     assert not np.array_equal(out, img)
     white = np.full((128, 512), 255, np.uint8)
-    rot = A.Compose(build_base_transforms({"rotate": {"p": 1.0, "limit": 3}}), seed=1)(image=white)["image"]
+    rot = A.Compose(build_base_transforms(paper_base(rotate={"p": 1.0, "limit": 3}, clahe=None, jpeg=None)), seed=1)(image=white)["image"]
     assert rot.min() >= 250, "rotation must fill the uncovered corners with white"
 
 
-def test_base_null_entries_and_unknown_keys():
+def test_base_null_entries_and_unknown_keys(tmp_path):
     assert build_base_transforms(None) == []
-    assert [type(t) for t in build_base_transforms({"clahe": None, "rotate": {}, "jpeg": None})] == [A.Rotate]
-    with pytest.raises(ValueError):
-        build_base_transforms({"blur": {"p": 1}})
-    with pytest.raises(ValueError):
-        build_base_transforms({"rotate": {"angle": 3}})
+    assert [type(t) for t in build_base_transforms(paper_base(clahe=None, jpeg=None))] == [A.Rotate]
+    with pytest.raises(ValueError, match="aug.base.blur: a transform is given as"):
+        build_base_transforms({"blur": {"p": 1}})  # no _target_
+    with pytest.raises(ValueError, match="aug.base.rotate: cannot build albumentations.Rotate"):
+        build_base_transforms(paper_base(rotate={"angle": 3}))  # albumentations only warns
+    # in a composed config the schema refuses both before anything is built
+    for override in ("aug.base.blur.p=1", "aug.base.rotate.angle=3"):
+        with pytest.raises(Exception, match="Could not override|not in"):
+            compose_train(["aug=base", override], tmp_path)
+
+
+def test_a_transform_given_only_in_yaml_is_applied(tmp_path):
+    """aug.base.extra takes any albumentations transform by its _target_: no Python change."""
+    cfg = compose_train(["aug=base", "aug.base.clahe=null", "aug.base.rotate=null",
+                         "aug.base.jpeg=null",
+                         "aug.base.extra=[{_target_:albumentations.InvertImg,p:1.0}]"], tmp_path)
+    t = build_train_transform(cfg.aug, seed=0)
+    assert [type(x) for x in t.transforms] == [A.InvertImg]
+    img = page((32, 64))
+    assert np.array_equal(t(image=img)["image"], 255 - img)
+    # composed after the paper's three, sharing their random state
+    cfg = compose_train(["aug=blots", "aug.base.extra=[{_target_:albumentations.GaussianBlur,p:0.3}]"],
+                        tmp_path)
+    t = build_train_transform(cfg.aug, seed=0)
+    assert [type(x) for x in t.transforms] == [HandwrittenBlots, A.CLAHE, A.Rotate,
+                                              A.ImageCompression, A.GaussianBlur]
+    assert t.transforms[-1].p == 0.3 and t.transforms[-1].py_random is t.py_random
+    with pytest.raises(ValueError, match=r"aug.base.extra\[0\]: cannot build albumentations.NoSuchBlur"):
+        build_base_transforms({"extra": [{"_target_": "albumentations.NoSuchBlur"}]})
+    with pytest.raises(ValueError, match=r"aug.base.extra\[0\]: cannot build albumentations.GaussianBlur"):
+        build_base_transforms({"extra": [{"_target_": "albumentations.GaussianBlur", "sigma": 2}]})
 
 
 EXPECTED = {
@@ -110,7 +139,7 @@ def test_build_train_transform_from_config(name):
         assert aug.stackmix.p == 0.8 and aug.stackmix.bank == "/tmp/tokens/dummy/bank"
     if aug.blots is not None:
         blots = t.transforms[0]
-        ref = HandwrittenBlots()
+        ref = paper_blots()
         assert blots.get_transform_init_args() == ref.get_transform_init_args()  # paper settings
         assert blots.p == ref.p == 0.5
 
@@ -136,7 +165,23 @@ def test_transforms_share_one_random_state_and_reseed():
 
 def test_unknown_blot_key_rejected():
     with pytest.raises(ValueError):
-        build_train_transform({"base": None, "blots": {"p": 1, "colour": 3}})
+        build_train_transform({"base": None, "blots": {"p": 1, "colour": 3}})  # no _target_
+    with pytest.raises(ValueError, match="aug.blots: cannot build stackmix.augment.HandwrittenBlots"):
+        build_train_transform({"base": None, "blots": {**load_aug("blots").blots, "colour": 3}})
+
+
+def test_blot_geometry_scales_with_line_height():
+    from stackmix.augment import scale_blots_to_height
+
+    blots = {"height_range": [50, 100], "width_range": [20, 100], "thickness_range": [1, 4], "p": 0.5}
+    assert scale_blots_to_height(blots, 128) is blots
+    half = scale_blots_to_height(blots, 64)
+    assert half["height_range"] == [25, 50] and half["width_range"] == [10, 50]
+    assert half["thickness_range"] == [1, 2] and half["p"] == 0.5
+    # build_train_transform applies it: the data module hands in dataset.image_h
+    t = build_train_transform(load_aug("blots"), seed=0, image_h=64)
+    assert t.transforms[0].height_range == (25, 50) and t.transforms[0].incline_range == (5, 25)
+    assert build_blots(load_aug("blots").blots).height_range == (50, 100)
 
 
 def test_set_random_seed_keeps_the_state_shared():

@@ -62,17 +62,6 @@ def test_empty_split_is_a_clear_error(tmp_path):
         dm.val_dataloader()
 
 
-def test_blot_geometry_scales_with_line_height():
-    from stackmix.data.datamodule import scale_aug_to_height
-
-    aug = {"blots": {"height_range": [50, 100], "width_range": [20, 100], "thickness_range": [1, 4],
-                     "p": 0.5}}
-    assert scale_aug_to_height(aug, 128) is aug
-    half = scale_aug_to_height(aug, 64)["blots"]
-    assert half["height_range"] == [25, 50] and half["width_range"] == [10, 50]
-    assert half["thickness_range"] == [1, 2] and half["p"] == 0.5
-
-
 def test_train_limit_keeps_a_seeded_subset_and_whole_eval_splits(tiny_dataset):
     full = dm_for(tiny_dataset)
     a, b = dm_for(tiny_dataset, train_limit=5), dm_for(tiny_dataset, train_limit=5)
