@@ -15,7 +15,7 @@ from typing import Any, Sequence
 
 from stackmix.mix.bank import BankError, BankNotFoundError, TokenBank, index_path
 from stackmix.mix.generator import GeneratedLine, StackMixGenerator
-from stackmix.mix.tokenize import PAPER_CAP_WEIGHTS, PAPER_CAPS, UnrenderableTextError
+from stackmix.mix.tokenize import UnrenderableTextError
 
 log = logging.getLogger(__name__)
 
@@ -78,23 +78,15 @@ def build_generator(cfg: Any, *, dataset_cfg: dict, codec, train_samples: Sequen
                     normalizer) -> StackMixGenerator:
     """The train-time StackMix generator described by the ``aug.stackmix`` config block.
 
-    Keys: ``bank`` (prefix of the bank files, required), ``p`` (replacement probability, 0.8),
-    ``corpus`` (``null``: the dataset's corpus file ``dataset.corpus`` when present, else the
-    train transcriptions; ``train``; a UTF-8 file, a folder or a list of them; ``wordfreq:<lang>``),
-    ``max_len`` (longest corpus line; ``null``: the longest train line for ``train``, 110 for
-    external corpora), ``min_len`` (1), ``smooth_background_p`` (0.1), ``caps``/``cap_weights``
-    (span length caps and their weights; the paper's by default), ``seed`` (cutting a corpus, 0),
-    ``cache_dir`` (where an external corpus is stored once, memory-mapped), ``wordfreq_lines``
-    (100000) and ``wordfreq_words`` (30000) for ``wordfreq:<lang>``.
+    The keys, their meaning and the paper's values are in ``conf/aug/stackmix.yaml`` (the one
+    place of the values; ``stackmix.conf.schema.StackMixConf`` types them and refuses unknown
+    keys when the config is composed). ``corpus``: ``null`` for the dataset's corpus file
+    (``dataset.corpus``) when present, else the train transcriptions; ``train``; a UTF-8 file, a
+    folder or a list of them; ``wordfreq:<lang>``.
     """
     from stackmix.mix.corpus import build_corpus
 
-    cfg = dict(cfg or {})
-    known = {"p", "bank", "corpus", "max_len", "min_len", "smooth_background_p", "caps",
-             "cap_weights", "seed", "cache_dir", "wordfreq_lines", "wordfreq_words"}
-    unknown = set(cfg) - known
-    if unknown:
-        raise ValueError(f"unknown aug.stackmix key(s) {sorted(unknown)}; known: {sorted(known)}")
+    cfg = dict(cfg)
     name = str(dataset_cfg.get("name", "custom"))
     bank_path = cfg.get("bank")
     if not bank_path:
@@ -112,24 +104,24 @@ def build_generator(cfg: Any, *, dataset_cfg: dict, codec, train_samples: Sequen
     bank_chars = bank.chars
     renderable = bank_chars & alphabet
     corpus = build_corpus(
-        resolve_corpus(cfg.get("corpus"), dataset_cfg),
+        resolve_corpus(cfg["corpus"], dataset_cfg),
         train_texts=[s.text for s in train_samples],
         renderable=renderable,
         normalize=normalizer,
-        max_len=cfg.get("max_len"),
-        min_len=int(cfg.get("min_len") or 1),
-        seed=int(cfg.get("seed") or 0),
-        cache_dir=cfg.get("cache_dir"),
-        wordfreq_lines_count=int(cfg.get("wordfreq_lines") or 100_000),
-        wordfreq_words=int(cfg.get("wordfreq_words") or 30_000),
+        max_len=cfg["max_len"],
+        min_len=int(cfg["min_len"]),
+        seed=int(cfg["seed"]),
+        cache_dir=cfg["cache_dir"],
+        wordfreq_lines_count=int(cfg["wordfreq_lines"]),
+        wordfreq_words=int(cfg["wordfreq_words"]),
     )
     gen = StackMixGenerator(
         bank,
         corpus.lines,
-        p=float(cfg.get("p", 0.8)),
-        smooth_background_p=float(cfg.get("smooth_background_p", 0.1)),
-        caps=cfg.get("caps") or PAPER_CAPS,
-        cap_weights=cfg.get("cap_weights") or PAPER_CAP_WEIGHTS,
+        p=float(cfg["p"]),
+        smooth_background_p=float(cfg["smooth_background_p"]),
+        caps=cfg["caps"],
+        cap_weights=cfg["cap_weights"],
     )
     missing = sorted(alphabet - bank_chars)
     log.info("StackMix: bank %s; %s; p=%.2f%s", bank.describe(), corpus.report(), gen.p,

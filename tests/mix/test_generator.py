@@ -1,8 +1,12 @@
+import functools
 import pickle
 
 import numpy as np
 import pytest
 
+from omegaconf import OmegaConf
+
+from conftest import compose_train, load_aug
 from stackmix.data.marking import Sample
 from stackmix.mix import BankNotFoundError, StackMixGenerator, build_generator
 from stackmix.mix.bank import TokenBank
@@ -69,8 +73,7 @@ def _samples(texts):
 
 def test_build_generator_filters_the_corpus(bank, tmp_path):
     codec = CTCCodec("".join(sorted(set("".join(TEXTS)) | {"z"})))
-    gen = build_generator({"p": 0.5, "bank": str(bank.prefix), "corpus": None, "max_len": 8,
-                           "smooth_background_p": 0.1},
+    gen = build_generator(_gen_cfg(bank, p=0.5, corpus=None, max_len=8),
                           dataset_cfg={"name": "tiny", "image_h": 32}, codec=codec,
                           train_samples=_samples(["abc de", "zed", "face deaf", "bad cab"]),
                           normalizer=Normalizer())
@@ -81,7 +84,7 @@ def test_build_generator_filters_the_corpus(bank, tmp_path):
 def test_build_generator_names_the_commands_when_the_bank_is_missing(tmp_path):
     bank = tmp_path / "tokens" / "poilus" / "bank"
     with pytest.raises(BankNotFoundError) as e:
-        build_generator({"bank": str(bank)}, dataset_cfg={"name": "poilus"},
+        build_generator(_gen_cfg(bank), dataset_cfg={"name": "poilus"},
                         codec=CTCCodec("ab"), train_samples=_samples(["ab"]),
                         normalizer=Normalizer())
     msg = str(e.value)
@@ -91,14 +94,21 @@ def test_build_generator_names_the_commands_when_the_bank_is_missing(tmp_path):
     assert f"task.out={bank}" in msg
 
 
-def test_build_generator_rejects_unknown_keys(bank):
-    with pytest.raises(ValueError, match="unknown aug.stackmix key"):
-        build_generator({"bank": str(bank.prefix), "probability": 1}, dataset_cfg={},
-                        codec=CTCCodec("ab"), train_samples=[], normalizer=Normalizer())
+def test_unknown_stackmix_keys_are_refused_by_the_schema(tmp_path):
+    with pytest.raises(Exception, match="Could not override 'aug.stackmix.probability'"):
+        compose_train(["aug=stackmix", "aug.stackmix.probability=1"], tmp_path)
+
+
+@functools.lru_cache(maxsize=1)
+def _paper_stackmix() -> str:
+    return OmegaConf.to_yaml(load_aug("stackmix").stackmix)
 
 
 def _gen_cfg(bank, **kw):
-    return {"p": 0.8, "bank": str(bank.prefix), **kw}
+    """The aug.stackmix block of conf/aug/stackmix.yaml (the one place of its values), changed."""
+    cfg = OmegaConf.to_container(OmegaConf.create(_paper_stackmix()))
+    prefix = bank.prefix if isinstance(bank, TokenBank) else bank
+    return {**cfg, "bank": str(prefix), "cache_dir": None, **kw}
 
 
 def test_missing_dataset_corpus_warns_once_and_falls_back(bank, tmp_path, caplog):
