@@ -128,7 +128,7 @@ def _page_outputs(xmls: list[Path], out: str | None) -> list[Path]:
 def run_pages(cfg: DictConfig, xmls: list[Path]) -> list[dict]:
     """Recognize the lines of ALTO/PAGE files and write filled-in copies; returns one row per line."""
     from stackmix.data.formats import PageDoesNotFit
-    from stackmix.inference.decoders import build_decoder
+    from stackmix.inference.decoder_factory import build_decoder
     from stackmix.inference.recognizer import Recognizer
     from stackmix.inference.pages import PageError, recognize_page
 
@@ -178,7 +178,7 @@ def _warn_whole_pages(paths: list[Path]) -> None:
 
 def run(cfg: DictConfig) -> list[dict]:
     """Recognize the configured images; returns the rows (also written/printed)."""
-    from stackmix.inference.decoders import build_decoder
+    from stackmix.inference.decoder_factory import build_decoder
     from stackmix.inference.engine import recognize
     from stackmix.inference.recognizer import Recognizer
     from stackmix.data.image import ImageReadError

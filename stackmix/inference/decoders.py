@@ -10,14 +10,15 @@ mean (0 for an empty text). Best path and alignment come from :mod:`stackmix.ctc
 - :class:`~stackmix.inference.pyctc.PyCTCDecoder`: pyctcdecode's beam search with a KenLM word
   n-gram model (optional packages ``pyctcdecode`` and ``kenlm``).
 
-:func:`build_decoder` makes one from a config mapping (``decoder:`` in ``conf/predict.yaml``).
+:func:`stackmix.inference.decoder_factory.build_decoder` makes one from a config
+(``conf/decoder/*.yaml``, which hold every decoder setting).
 """
 from __future__ import annotations
 
 import logging
 import math
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping, Protocol, Sequence
+from typing import Any, Protocol, Sequence
 
 import numpy as np
 
@@ -92,14 +93,15 @@ class BeamSearchDecoder:
     def __init__(
         self,
         alphabet: str,
-        beam_width: int = 10,
+        *,
+        beam_width: int,
+        alpha: float,
+        beta: float,
+        oov_penalty: float,
+        prune: float,
+        merge: str,
         lm: CharNgramLM | None = None,
-        alpha: float = 0.5,
-        beta: float = 0.0,
         lexicon: Lexicon | None = None,
-        oov_penalty: float = -5.0,
-        prune: float = 1e-3,
-        merge: str = "sum",
     ):
         if beam_width < 1:
             raise ValueError(f"beam_width must be >= 1, got {beam_width}")
@@ -204,79 +206,3 @@ class BeamSearchDecoder:
 
     def __call__(self, log_probs: Any) -> list[Hypothesis]:
         return [self.decode_line(lp) for lp in as_log_probs(log_probs)]
-
-
-DECODER_TYPES = ("greedy", "beam", "pyctcdecode")
-
-
-def build_decoder(cfg: Mapping | str | None, alphabet: str,
-                  train_texts: Iterable[str] | None = None) -> Decoder:
-    """A decoder from its config (``{type: greedy|beam|pyctcdecode, ...}`` or just the type).
-
-    ``beam``: ``beam_width``, ``alpha``, ``beta``, ``prune``, ``merge``, ``oov_penalty``,
-    ``lm: {corpus: <text file, one line per row> | "@train", order: 5}``, ``lexicon: <word list
-    file> | "@train"``, ``lexicon_lowercase``. ``"@train"`` uses ``train_texts`` (the train split
-    transcriptions, available when evaluating on a dataset). ``pyctcdecode``: ``beam_width``,
-    ``kenlm_model``, ``lexicon`` (unigrams), ``alpha``, ``beta``.
-    """
-    if cfg is None:
-        cfg = {"type": "greedy"}
-    elif isinstance(cfg, str):
-        cfg = {"type": cfg}
-    else:
-        cfg = _plain(cfg)
-    kind = cfg.get("type", "greedy")
-    if kind == "greedy":
-        return GreedyDecoder(alphabet)
-    train_texts = list(train_texts) if train_texts is not None else None
-
-    def texts_from(src: str, what: str) -> list[str] | None:
-        if src != "@train":
-            return None
-        if not train_texts:
-            raise ValueError(f"decoder {what}='@train' needs the train split texts, which are only "
-                             "known when evaluating on a dataset; give a text file instead")
-        return train_texts
-
-    lexicon = None
-    lex_src = cfg.get("lexicon")
-    if lex_src:
-        words = texts_from(str(lex_src), "lexicon")
-        lower = bool(cfg.get("lexicon_lowercase", False))
-        lexicon = Lexicon(words, lower) if words is not None else Lexicon.from_file(lex_src, lower)
-    if kind == "beam":
-        lm = None
-        lm_cfg = cfg.get("lm") or {}
-        if isinstance(lm_cfg, str):
-            lm_cfg = {"corpus": lm_cfg}
-        corpus = lm_cfg.get("corpus")
-        if corpus:
-            order = int(lm_cfg.get("order", 5))
-            texts = texts_from(str(corpus), "lm.corpus")
-            lm = (CharNgramLM.from_texts(texts, order, vocab=alphabet) if texts is not None
-                  else CharNgramLM.from_file(corpus, order, vocab=alphabet))
-        return BeamSearchDecoder(
-            alphabet, beam_width=int(cfg.get("beam_width", 10)), lm=lm,
-            alpha=float(cfg.get("alpha", 0.5)), beta=float(cfg.get("beta", 0.0)),
-            lexicon=lexicon, oov_penalty=float(cfg.get("oov_penalty", -5.0)),
-            prune=float(cfg.get("prune", 1e-3)), merge=str(cfg.get("merge", "sum")))
-    if kind == "pyctcdecode":
-        from stackmix.inference.pyctc import PyCTCDecoder  # optional package, imported when asked
-
-        return PyCTCDecoder(
-            alphabet, beam_width=int(cfg.get("beam_width", 10)),
-            kenlm_model=cfg.get("kenlm_model"),
-            unigrams=sorted(lexicon.words) if lexicon is not None else None,
-            alpha=float(cfg.get("alpha", 0.5)), beta=float(cfg.get("beta", 1.0)))
-    raise ValueError(f"unknown decoder type {kind!r}; choose one of {', '.join(DECODER_TYPES)}")
-
-
-def _plain(cfg) -> dict:
-    try:
-        from omegaconf import DictConfig, OmegaConf
-
-        if isinstance(cfg, DictConfig):
-            return OmegaConf.to_container(cfg, resolve=True)
-    except ImportError:  # pragma: no cover
-        pass
-    return dict(cfg)

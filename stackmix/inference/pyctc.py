@@ -16,14 +16,14 @@ class PyCTCDecoder:
 
     name = "pyctcdecode"
 
-    def __init__(self, alphabet: str, beam_width: int = 10, kenlm_model: str | None = None,
-                 unigrams: Iterable[str] | None = None, alpha: float = 0.5, beta: float = 1.0):
+    def __init__(self, alphabet: str, *, beam_width: int, alpha: float, beta: float,
+                 kenlm_model: str | None = None, unigrams: Iterable[str] | None = None):
         try:
             from pyctcdecode import build_ctcdecoder
         except ImportError:
             raise ImportError(
-                "decoder.type=pyctcdecode needs the optional package pyctcdecode (and kenlm for "
-                "an n-gram model): pip install pyctcdecode kenlm; or use decoder.type=beam, the "
+                "decoder=pyctcdecode needs the optional package pyctcdecode (and kenlm for "
+                "an n-gram model): pip install pyctcdecode kenlm; or use decoder=beam, the "
                 "built-in beam search with a character LM / lexicon") from None
         if kenlm_model:
             try:

@@ -12,7 +12,7 @@ log = logging.getLogger(__name__)
 
 def run(cfg: DictConfig) -> dict:
     from stackmix.data.datamodule import HTRDataModule
-    from stackmix.inference.decoders import build_decoder
+    from stackmix.inference.decoder_factory import build_decoder
     from stackmix.checkpoints import CheckpointError
     from stackmix.inference.recognizer import Recognizer
     from stackmix.inference.evaluation import evaluate_samples, write_evaluation_report
@@ -37,7 +37,7 @@ def run(cfg: DictConfig) -> dict:
     if dm.normalizer.to_dict() != recognizer.normalizer.to_dict():
         log.warning("dataset normalization %s differs from the checkpoint's %s; references use "
                     "the dataset's", dm.normalizer.to_dict(), recognizer.normalizer.to_dict())
-    dec_cfgs = OmegaConf.to_container(task.decoders, resolve=True) or {"greedy": {"type": "greedy"}}
+    dec_cfgs = OmegaConf.to_container(task.decoders, resolve=True) or {"greedy": "greedy"}
     train_texts = [s.text for s in marking.stage("train")]
     decoders = {name: build_decoder(c, recognizer.alphabet, train_texts=train_texts)
                 for name, c in dec_cfgs.items() if c}
@@ -50,7 +50,8 @@ def run(cfg: DictConfig) -> dict:
     metrics = write_evaluation_report(
         out, results, primary=task.get("primary"), title=f"{dm.name}: {split} split",
         info={"model": str(ckpt), "backend": recognizer.backend, "dataset": dm.name,
-              "split": split, "lines": len(samples), "decoders": dec_cfgs})
+              "split": split, "lines": len(samples),
+              "decoders": {n: _settings(c) for n, c in dec_cfgs.items() if c}})
     print(metrics_table(metrics), flush=True)
     log.info("report: %s", out / "report.md")
     return metrics
@@ -63,3 +64,11 @@ def metrics_table(metrics: dict) -> str:
         lines.append(f"{name:<16} {100 * m['cer']:7.2f}% {100 * m['wer']:7.2f}% "
                      f"{100 * m['acc']:7.2f}%")
     return "\n".join(lines)
+
+
+def _settings(cfg) -> dict:
+    """A decoder config as the report shows it: the factory's name and its settings."""
+    if isinstance(cfg, str):
+        return {"decoder": cfg}
+    rest = {k: v for k, v in cfg.items() if k not in ("_target_", "_partial_")}
+    return {"decoder": str(cfg.get("_target_", "?")).rsplit(".", 1)[-1], **rest}

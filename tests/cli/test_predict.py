@@ -64,7 +64,7 @@ def test_predict_one_image_prints_its_text(tiny, capsys):
 def test_predict_split_to_jsonl_with_references(tiny, tmp_path):
     out = tmp_path / "test.jsonl"
     cfg = compose_predict([f"ckpt={tiny.run_dir}", f"dataset_root={tiny.data}", "split=test",
-                           f"out={out}", "num_workers=0", "decoder.type=beam",
+                           f"out={out}", "num_workers=0", "decoder=beam",
                            "decoder.beam_width=4", "decoder.lm.corpus=@train"])
     predict.run(cfg)
     rows = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
@@ -184,11 +184,11 @@ def _elements(path: Path, skip_inside_line: tuple[str, ...]):
 
 
 def _line_predictions(model):
-    from stackmix.inference.decoders import build_decoder
+    from stackmix.inference.decoder_factory import build_decoder
     from stackmix.inference.engine import Recognizer, recognize
 
     rec = Recognizer.load(model.ckpt, device="cpu")
-    run = recognize(rec, model.test_images[:4], build_decoder({"type": "greedy"}, rec.alphabet),
+    run = recognize(rec, model.test_images[:4], build_decoder("greedy", rec.alphabet),
                     progress=False)
     return [(r.text, r.confidence) for r in run.results]
 

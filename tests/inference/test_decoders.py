@@ -4,16 +4,32 @@ import math
 import numpy as np
 import pytest
 
-from stackmix.inference.decoders import (
-    BeamSearchDecoder,
-    GreedyDecoder,
-    build_decoder,
-)
+from stackmix.inference.decoder_factory import build_decoder, decoder_config
+from stackmix.inference.decoders import BeamSearchDecoder, GreedyDecoder
 from stackmix.inference.evaluation import corpus_metrics
 from stackmix.inference.lm import EOS, CharNgramLM, Lexicon
 from stackmix.text import CTCCodec
 
 ALPHABET = " abcdehorst"
+
+
+def beam_cfg(**changes) -> dict:
+    """conf/decoder/beam.yaml (the one place of the beam settings), some changed."""
+    return {**decoder_config("beam"), **changes}
+
+
+def paper_beam(**changes) -> BeamSearchDecoder:
+    """A BeamSearchDecoder with the settings of conf/decoder/beam.yaml, some changed."""
+    cfg = beam_cfg()
+    for key in ("_target_", "_partial_", "lm", "lexicon", "lexicon_lowercase"):
+        cfg.pop(key)
+    return BeamSearchDecoder(ALPHABET, **{**cfg, **changes})
+
+
+class YamlOnlyDecoder(GreedyDecoder):
+    def __init__(self, alphabet, train_texts, tag):
+        super().__init__(alphabet)
+        self.train_texts, self.tag = train_texts, tag
 
 
 def random_log_probs(rng, b=16, t=40, c=len(ALPHABET) + 1, scale=2.0):
@@ -63,11 +79,11 @@ def test_beam_width_one_equals_greedy():
         lp = random_log_probs(rng, scale=scale)
         ref = [h.text for h in greedy(lp)]
         # Viterbi merging: beam 1 follows the argmax path exactly, whatever the outputs
-        viterbi = BeamSearchDecoder(ALPHABET, beam_width=1, merge="max", prune=0)(lp)
+        viterbi = paper_beam(beam_width=1, merge="max", prune=0)(lp)
         assert [h.text for h in viterbi] == ref
     # the default (summing) prefix search agrees on the peaked outputs a CTC model produces
     lp = np.stack([frames(t) for t in ("the cat", "a rat", "dots")[:1]] * 3)
-    assert [h.text for h in BeamSearchDecoder(ALPHABET, beam_width=1)(lp)] == \
+    assert [h.text for h in paper_beam(beam_width=1)(lp)] == \
         [h.text for h in greedy(lp)] == ["the cat"] * 3
 
 
@@ -80,7 +96,7 @@ def test_beam_search_sums_paths_and_finds_the_most_probable_text():
     p[:, ALPHABET.index("a") + 1] = 0.4
     lp = np.log(p / p.sum(-1, keepdims=True))
     assert GreedyDecoder(ALPHABET)(lp)[0].text == ""
-    h = BeamSearchDecoder(ALPHABET, beam_width=4)(lp)[0]
+    h = paper_beam(beam_width=4)(lp)[0]
     assert h.text == "a"
     assert math.isclose(math.exp(h.score), 0.64, rel_tol=1e-6)
 
@@ -95,8 +111,8 @@ def test_beam_with_char_lm_fixes_a_confusion_greedy_gets_wrong():
     greedy = [GreedyDecoder(ALPHABET)(lp)[0].text for lp in lines]
     assert greedy == ["the cot", "a cot sat", "her cot"]
     lm = CharNgramLM.from_texts(CORPUS, order=4, vocab=ALPHABET)
-    beam_lm = BeamSearchDecoder(ALPHABET, beam_width=8, lm=lm, alpha=0.8)
-    beam = BeamSearchDecoder(ALPHABET, beam_width=8)
+    beam_lm = paper_beam(beam_width=8, lm=lm, alpha=0.8)
+    beam = paper_beam(beam_width=8)
     got = [beam_lm(lp)[0].text for lp in lines]
     assert got == refs
     assert [beam(lp)[0].text for lp in lines] == greedy  # the search alone does not help
@@ -112,7 +128,7 @@ def test_beam_with_lexicon_prefers_known_words():
     refs = ["the cat", "her rat"]
     lines = [frames("the cat", {5: ("o", 0.55)}), frames("her rat", {1: ("a", 0.6)})]
     lex = Lexicon(["the", "cat", "her", "rat"])
-    dec = BeamSearchDecoder(ALPHABET, beam_width=8, lexicon=lex, oov_penalty=-3.0)
+    dec = paper_beam(beam_width=8, lexicon=lex, oov_penalty=-3.0)
     assert [dec(lp)[0].text for lp in lines] == refs
     assert [GreedyDecoder(ALPHABET)(lp)[0].text for lp in lines] == ["the cot", "har rat"]
 
@@ -132,23 +148,37 @@ def test_build_decoder_from_config(tmp_path):
     words.write_text("the cat her rat", encoding="utf-8")
     assert isinstance(build_decoder(None, ALPHABET), GreedyDecoder)
     assert isinstance(build_decoder("greedy", ALPHABET), GreedyDecoder)
-    d = build_decoder({"type": "beam", "beam_width": 3, "lm": {"corpus": str(corpus), "order": 3},
-                       "lexicon": str(words)}, ALPHABET)
+    d = build_decoder(beam_cfg(beam_width=3, lm={"corpus": str(corpus), "order": 3},
+                               lexicon=str(words)), ALPHABET)
     assert d.beam_width == 3 and d.lm.order == 3 and len(d.lexicon) == 4
-    d = build_decoder({"type": "beam", "lm": {"corpus": "@train"}}, ALPHABET, train_texts=CORPUS)
+    d = build_decoder(beam_cfg(lm={"corpus": "@train", "order": 5}), ALPHABET, train_texts=CORPUS)
     assert d.lm is not None
     with pytest.raises(ValueError, match="train split"):
-        build_decoder({"type": "beam", "lm": {"corpus": "@train"}}, ALPHABET)
+        build_decoder(beam_cfg(lm={"corpus": "@train", "order": 5}), ALPHABET)
     with pytest.raises(FileNotFoundError, match="nope.txt"):
-        build_decoder({"type": "beam", "lm": {"corpus": str(tmp_path / "nope.txt")}}, ALPHABET)
-    with pytest.raises(ValueError, match="unknown decoder"):
-        build_decoder({"type": "magic"}, ALPHABET)
+        build_decoder(beam_cfg(lm={"corpus": str(tmp_path / "nope.txt"), "order": 5}), ALPHABET)
+    with pytest.raises(ValueError, match="unknown decoder 'magic'; choose one of beam, greedy"):
+        build_decoder("magic", ALPHABET)
+    # the settings live in conf/decoder/*.yaml only; a misspelt one is refused by the factory
+    d = build_decoder("beam", ALPHABET)
+    assert (d.beam_width, d.alpha, d.beta, d.oov_penalty, d.merge) == (10, 0.5, 0.0, -5.0, "sum")
+    with pytest.raises(ValueError, match="beam_decoder.*beam_widht"):
+        build_decoder(beam_cfg(beam_widht=3), ALPHABET)
+    with pytest.raises(ValueError, match="has no _target_"):
+        build_decoder({"type": "beam"}, ALPHABET)
+
+
+def test_a_decoder_given_only_in_yaml_is_built(tmp_path):
+    """decoder._target_ takes any factory (alphabet, train_texts, **settings): no Python change."""
+    d = build_decoder({"_target_": "test_decoders.YamlOnlyDecoder", "_partial_": True,
+                       "tag": "x"}, ALPHABET, train_texts=CORPUS)
+    assert d.tag == "x" and d.train_texts == CORPUS and d.alphabet == ALPHABET
 
 
 def test_pyctcdecode_decoder_when_installed():
     pytest.importorskip("pyctcdecode", reason="optional package pyctcdecode is not installed")
     lp = np.stack([frames("the cat"), frames("a rat  ")])
-    dec = build_decoder({"type": "pyctcdecode", "beam_width": 8}, ALPHABET)
+    dec = build_decoder({**decoder_config("pyctcdecode"), "beam_width": 8}, ALPHABET)
     hyps = dec(lp)
     assert hyps[0].text == "the cat"
     assert all(0.0 <= p <= 1.0 for h in hyps for p in h.char_probs)
@@ -168,6 +198,6 @@ def test_pyctcdecode_with_a_kenlm_model_fixes_the_confusion(tmp_path):
     model.write_text("\n".join(arpa), encoding="utf-8")
     refs = ["the cat", "a cat sat", "her cat"]
     lines = [frames(r, {r.index("cat") + 1: ("o", 0.55)}) for r in refs]
-    dec = build_decoder({"type": "pyctcdecode", "beam_width": 8, "kenlm_model": str(model),
-                         "alpha": 0.5, "beta": 1.0}, ALPHABET)
+    dec = build_decoder({**decoder_config("pyctcdecode"), "beam_width": 8,
+                         "kenlm_model": str(model), "alpha": 0.5, "beta": 1.0}, ALPHABET)
     assert [dec(lp)[0].text for lp in lines] == refs
