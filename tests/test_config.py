@@ -263,6 +263,7 @@ def test_paper_preset_budgets(dataset, aug, epochs):
     cfg = compose_train(["experiment=paper", f"dataset={dataset}", f"aug={aug}"])
     assert cfg.trainer.max_epochs == epochs and cfg.data.batch_size == 16
     assert cfg.model.net.pretrained is True and cfg.model.net.lstm_dropout == 0.1
+    assert cfg.dataset.fit == "paper"  # scale down only, centred vertically, left-aligned
     if cfg.aug.blots is not None:
         assert cfg.aug.blots.style == "paper" and list(cfg.aug.blots.intensity_range) == [0.75, 0.75]
     equal = compose_train(["experiment=paper", f"dataset={dataset}", f"aug={aug}",
@@ -272,4 +273,5 @@ def test_paper_preset_budgets(dataset, aug, epochs):
 
 def test_blots_default_style_is_scribble():
     cfg = compose_train(["aug=blots"])
+    assert cfg.dataset.fit == "height"  # without the paper preset: lines scaled to the height
     assert cfg.aug.blots.style == "scribble" and list(cfg.aug.blots.intensity_range) == [0.5, 0.9]

@@ -203,8 +203,8 @@ def run(cfg: DictConfig) -> list[dict]:
         decoder = build_decoder(cfg.get("decoder"), recognizer.alphabet, train_texts=train_texts)
     except (FileNotFoundError, ImportError, ValueError) as e:
         raise PredictError(f"decoder: {e}") from None
-    log.info("%s model (%s, %s) on %s: %d images, decoder %s", recognizer.backend,
-             recognizer.dataset_name, f"{recognizer.image_h}x{recognizer.image_w}",
+    log.info("%s model (%s, %s fit=%s) on %s: %d images, decoder %s", recognizer.backend,
+             recognizer.dataset_name, f"{recognizer.image_h}x{recognizer.image_w}", recognizer.fit,
              recognizer.device, len(paths), getattr(decoder, "name", type(decoder).__name__))
     try:
         result = recognize(recognizer, paths, decoder, batch_size=int(cfg.batch_size),

@@ -50,7 +50,7 @@ def build(cfg: DictConfig):
         model_cfg.net = OmegaConf.create(src.net)
     codec = dm.codec
     module = instantiate(
-        model_cfg, alphabet=codec.alphabet, image_h=dm.image_h, image_w=dm.image_w,
+        model_cfg, alphabet=codec.alphabet, image_h=dm.image_h, image_w=dm.image_w, fit=dm.fit,
         normalize=cfg.dataset.get("normalize"), dataset_name=cfg.dataset.name, _recursive_=False,
     )
     if src is not None:

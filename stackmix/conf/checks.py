@@ -16,6 +16,7 @@ __all__ = ["ConfigError", "check_data_present", "check_dataset", "check_train"]
 CHOICES = {
     "dataset.on_bad_row": ("raise", "skip"),
     "dataset.unknown_train_chars": ("error", "drop"),
+    "dataset.fit": ("height", "paper"),  # stackmix.data.image.FIT_MODES
 }
 
 

@@ -40,6 +40,9 @@ class DatasetConf:
     root: str = MISSING
     image_h: int = 128                       # model input size (lines are resized and padded)
     image_w: int = 2048
+    # how a line is fitted to that input: height (scaled up or down to the input height, top-left)
+    # | paper (scaled down only, centred vertically, left-aligned: the original; experiment=paper)
+    fit: str = "height"
     alphabet: Optional[str] = None           # null: derived from the train split
     corpus: Optional[str] = None             # StackMix text corpus of this dataset (task=corpus)
     paper_epochs: Optional[Dict[str, int]] = None  # experiment=paper budget per aug name

@@ -2,9 +2,13 @@
 
 Layout (in ``<cache_dir>/images/``): ``<name>-<size>-<key>.npy`` holds every line as one flat uint8
 array, **without padding** and at most at the model's scale: a line larger than ``image_h ×
-image_w`` is stored fitted (downscaled), a smaller one at its own size (it is scaled up when read,
-with the same ``fit_resize`` as without a cache, so the pixels are identical). Padding to the
-model's input size happens per batch item. ``<...>.index.npy`` holds ``(offset, height, width)``
+image_w`` is stored fitted (downscaled), a smaller one at its own size (it is scaled up when read
+if ``dataset.fit=height``, with the same ``fit_resize`` as without a cache, so the pixels are
+identical). Padding to the model's input size happens per batch item. What is stored is the same
+in both fit modes (they scale a larger line down alike and differ only in what they do with a
+smaller one, which is stored as it is), so the fit mode is applied when an image is read and one
+cache serves both: switching ``dataset.fit`` never rebuilds it nor reads pixels fitted the other
+way. ``<...>.index.npy`` holds ``(offset, height, width)``
 per sample; ``<...>.json`` (written last, atomically) marks the cache complete and records
 unreadable files and remarks (blank images, degenerate aspect ratios, multi-frame files).
 
@@ -31,8 +35,8 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-from stackmix.data.image import (ImageReadError, fit_resize, fit_scale, image_remarks, open_image,
-                                 read_gray)
+from stackmix.data.image import (DEFAULT_FIT, ImageReadError, check_fit, fit_resize, fit_scale,
+                                 image_remarks, open_image, read_gray)
 from stackmix.fs import atomic_path, atomic_write_json, remove_stale_temporaries, reserve
 
 log = logging.getLogger(__name__)
@@ -50,8 +54,9 @@ def cache_key(paths: Sequence[Path], image_h: int, image_w: int) -> str:
 
 
 def stored_shape(h: int, w: int, image_h: int, image_w: int) -> tuple[int, int]:
-    """The (height, width) a (h, w) image is stored at: fitted if larger, else as it is."""
-    s = fit_scale(h, w, image_h, image_w)
+    """The (height, width) a (h, w) image is stored at: fitted if larger, else as it is (the same
+    in every fit mode)."""
+    s = fit_scale(h, w, image_h, image_w, fit="paper")
     if s >= 1:
         return h, w
     return max(1, min(image_h, int(round(h * s)))), max(1, min(image_w, int(round(w * s))))
@@ -74,9 +79,10 @@ def header_info(path: Path) -> tuple[int, int, int]:
 
 @dataclass
 class ImageCache:
-    """Images by position; ``failed`` maps positions whose file could not be decoded to the reason
-    (their slot holds a 1×1 white placeholder); ``remarks`` maps positions to what is suspicious
-    about the image (see ``stackmix.data.image.image_remarks``)."""
+    """Images by position, fitted in the mode ``fit`` when read; ``failed`` maps positions whose
+    file could not be decoded to the reason (their slot holds a 1×1 white placeholder);
+    ``remarks`` maps positions to what is suspicious about the image (see
+    ``stackmix.data.image.image_remarks``)."""
 
     data_path: Path
     index: np.ndarray  # (N, 3) int64: offset, height, width
@@ -84,6 +90,7 @@ class ImageCache:
     image_w: int
     failed: dict[int, str] = field(default_factory=dict)
     remarks: dict[int, list[str]] = field(default_factory=dict)
+    fit: str = DEFAULT_FIT
     _data: np.ndarray | None = field(default=None, repr=False)
 
     def __len__(self) -> int:
@@ -97,20 +104,22 @@ class ImageCache:
         return self._data[off : off + h * w].reshape(h, w)
 
     def __getitem__(self, i: int) -> np.ndarray:
-        """Image ``i`` fitted into ``image_h × image_w`` (not padded)."""
-        return fit_resize(self.stored(i), self.image_h, self.image_w)
+        """Image ``i`` fitted into ``image_h × image_w`` in the mode ``fit`` (not padded)."""
+        return fit_resize(self.stored(i), self.image_h, self.image_w, fit=self.fit)
 
     def __getstate__(self) -> dict:  # never pickle the mapping into workers
         return {**self.__dict__, "_data": None}
 
 
 def open_or_build(paths: Sequence[Path], image_h: int, image_w: int, cache_dir: str | Path,
-                  name: str, workers: int = 4) -> ImageCache:
-    """The cache for ``paths`` at this size, built (with a progress bar) if absent or stale.
+                  name: str, workers: int = 4, fit: str = DEFAULT_FIT) -> ImageCache:
+    """The cache for ``paths`` at this size, built (with a progress bar) if absent or stale, read
+    in the fit mode ``fit`` (which does not change what is stored, see the module docstring).
 
     Files that cannot be decoded are listed in ``ImageCache.failed`` (position → reason); the
     caller decides whether that is an error or a counted skip.
     """
+    check_fit(fit)
     paths = [Path(p) for p in paths]
     folder = Path(cache_dir).expanduser() / "images"
     remove_stale_temporaries(folder)
@@ -125,8 +134,10 @@ def open_or_build(paths: Sequence[Path], image_h: int, image_w: int, cache_dir: 
         if len(index) == len(paths):
             return ImageCache(data_path, index, image_h, image_w,
                               {int(k): v for k, v in meta.get("failed", {}).items()},
-                              {int(k): v for k, v in meta.get("remarks", {}).items()})
-    return _build(paths, image_h, image_w, data_path, index_path, meta_path, workers)
+                              {int(k): v for k, v in meta.get("remarks", {}).items()}, fit)
+    cache = _build(paths, image_h, image_w, data_path, index_path, meta_path, workers)
+    cache.fit = fit
+    return cache
 
 
 def _build(paths, image_h, image_w, data_path, index_path, meta_path, workers) -> ImageCache:
@@ -164,7 +175,7 @@ def _build(paths, image_h, image_w, data_path, index_path, meta_path, workers) -
             remarks[i] = notes
         want = stored_shape(*img.shape, image_h, image_w)
         if want != img.shape:
-            img = fit_resize(img, image_h, image_w)
+            img = fit_resize(img, image_h, image_w, fit="paper")
         if img.shape != shapes[i]:  # the header promised another size: trust the pixels' scale
             img = cv2.resize(img, shapes[i][::-1], interpolation=cv2.INTER_AREA)
         return i, img

@@ -18,7 +18,7 @@ from torch.utils.data import DataLoader
 
 from stackmix.data.cache import CachedImages, ImageCache, open_or_build
 from stackmix.data.dataset import LineDataset, collate_lines
-from stackmix.data.image import image_remarks, read_gray
+from stackmix.data.image import DEFAULT_FIT, check_fit, image_remarks, read_gray
 from stackmix.data.loaders import (ResumableLoader, kill_workers_at_exit, resume_sampler,
                                    train_progress, worker_init)
 from stackmix.data.marking import Marking, MarkingError, Sample, Skip, read_marking
@@ -83,6 +83,7 @@ class HTRDataModule(L.LightningDataModule):
         self.normalizer = Normalizer.from_config(self.dataset_cfg.get("normalize"))
         self.image_h = int(self.dataset_cfg["image_h"])
         self.image_w = int(self.dataset_cfg["image_w"])
+        self.fit = check_fit(str(self.dataset_cfg.get("fit") or DEFAULT_FIT))  # saved in the model
         self._marking: Marking | None = None
         self._codec: CTCCodec | None = None
         self._splits: dict[str, list[Sample]] = {}
@@ -148,7 +149,7 @@ class HTRDataModule(L.LightningDataModule):
         (or counted skips with ``dataset.on_bad_row=skip``)."""
         cache_dir = self.cache_dir or (self.root / ".cache")
         cache = open_or_build([s.path for s in marking.samples], self.image_h, self.image_w,
-                              cache_dir, self.name)
+                              cache_dir, self.name, fit=self.fit)
         if cache.failed:
             bad = [(marking.samples[i], reason) for i, reason in sorted(cache.failed.items())]
             if on_error == "raise":
@@ -203,12 +204,13 @@ class HTRDataModule(L.LightningDataModule):
             generator = self._build_generator(codec)
             self._datasets["train"] = LineDataset(
                 self.splits["train"], codec, self.image_h, self.image_w, transform=transform,
-                generator=generator, seed=self.seed, image_source=self._source("train"))
+                generator=generator, seed=self.seed, image_source=self._source("train"),
+                fit=self.fit)
         for split in ("valid", "test"):
             if split not in self._datasets:
                 self._datasets[split] = LineDataset(
                     self.splits[split], codec, self.image_h, self.image_w, seed=self.seed,
-                    image_source=self._source(split))
+                    image_source=self._source(split), fit=self.fit)
 
     def _source(self, split: str) -> "CachedImages | None":
         if self._cache is None:

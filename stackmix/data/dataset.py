@@ -7,7 +7,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from stackmix.data.image import fit_resize, pad_to
+from stackmix.data.image import DEFAULT_FIT, check_fit, fit_resize, pad_to
 from stackmix.data.marking import Sample
 from stackmix.data.image import read_gray
 from stackmix.text import CTCCodec
@@ -22,7 +22,8 @@ class LineGenerator(Protocol):
 
 
 class LineDataset(Dataset):
-    """Line images resized+padded to ``image_h × image_w`` (uint8, white background).
+    """Line images resized+padded to ``image_h × image_w`` (uint8, white background) in the fit
+    mode ``fit`` (``stackmix.data.image``: ``height`` or ``paper``).
 
     Each item: ``image`` uint8 tensor (1, H, W), ``target`` int64 class indices (characters
     outside the alphabet are left out of the target but kept in ``text``, so evaluation counts
@@ -44,6 +45,7 @@ class LineDataset(Dataset):
         generator: LineGenerator | None = None,
         seed: int = 0,
         image_source: Callable[[int], np.ndarray] | None = None,
+        fit: str = DEFAULT_FIT,
     ):
         self.samples = list(samples)
         self.codec = codec
@@ -52,6 +54,7 @@ class LineDataset(Dataset):
         self.transform = transform
         self.generator = generator
         self.image_source = image_source
+        self.fit = check_fit(fit)
         self.reseed(seed)
 
     def reseed(self, seed: int) -> None:
@@ -67,7 +70,8 @@ class LineDataset(Dataset):
         """The resized (fitted, not padded, not augmented) image of sample ``index``."""
         if self.image_source is not None:
             return np.array(self.image_source(index))  # a private copy of the cached pixels
-        return fit_resize(read_gray(self.samples[index].path), self.image_h, self.image_w)
+        return fit_resize(read_gray(self.samples[index].path), self.image_h, self.image_w,
+                          fit=self.fit)
 
     def __getitem__(self, key: int | tuple[int, int]) -> dict:
         """``key`` is an index, or ``(index, seed)`` from ``EpochSampler``: the seed then fixes
@@ -81,14 +85,14 @@ class LineDataset(Dataset):
         text = s.text
         if self.generator is not None and self.rng.random() < self.generator.p:
             img, text = self.generator(self.rng)
-            img = fit_resize(img, self.image_h, self.image_w)
+            img = fit_resize(img, self.image_h, self.image_w, fit=self.fit)
         else:
             img = self.load(index)
         if self.transform is not None:
             img = self.transform(image=img)["image"]
         if img.ndim == 3:
             img = img[..., 0]
-        img = pad_to(img, self.image_h, self.image_w)
+        img = pad_to(img, self.image_h, self.image_w, fit=self.fit)
         return {
             "image": torch.from_numpy(np.ascontiguousarray(img))[None],
             "target": torch.tensor(self.codec.encode_known(text), dtype=torch.long),

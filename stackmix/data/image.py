@@ -7,8 +7,18 @@ cannot be decoded, including files over Pillow's decompression-bomb limit, raise
 ``ImageReadError`` naming the file. ``image_remarks`` names what is suspicious about a decoded
 image (blank, degenerate aspect ratio, several frames) so callers can warn with a count.
 
-Fitting: a line keeps its aspect ratio and is scaled to fit inside ``image_h × image_w``; padding
-to the full size with white happens last (``pad_to``), per batch item.
+Fitting (``dataset.fit``, one implementation per mode, used by training, the image cache, char
+masks, inference and the ONNX check): a line keeps its aspect ratio and never leaves the
+``image_h × image_w`` input; padding to the full size with white happens last (``pad_to``), per
+batch item. The two modes (``FIT_MODES``):
+
+* ``height`` (default): scaled up or down to the input height (further down if it would be wider
+  than the input), at the top-left corner;
+* ``paper`` (the original StackMix-OCR, ``experiment=paper``): scaled down only when larger than
+  the input, never up; centred vertically, left-aligned.
+
+Both are left-aligned, so input column ``x`` is original column ``x / fit_scale(...)`` in either
+mode (what char masks rely on).
 """
 from __future__ import annotations
 
@@ -136,7 +146,8 @@ def image_remarks(h: int, w: int, out_h: int, out_w: int, img: np.ndarray | None
                   frames: int = 1) -> list[str]:
     """What is suspicious about an (h, w) image fitted into ``out_h × out_w``: ``blank`` (one
     value everywhere), ``degenerate aspect ratio`` (a fitted side under ``DEGENERATE_SIDE`` px),
-    ``multi-frame`` (only the first frame is used)."""
+    ``multi-frame`` (only the first frame is used). The same in both fit modes: they differ only
+    for lines that fit already, whose sides a ``paper`` fit keeps and a ``height`` fit enlarges."""
     out = []
     fh, fw = fitted_size(h, w, out_h, out_w)
     if min(fh, fw) < DEGENERATE_SIDE and min(h, w) >= DEGENERATE_SIDE:
@@ -148,44 +159,68 @@ def image_remarks(h: int, w: int, out_h: int, out_w: int, img: np.ndarray | None
     return out
 
 
-def fit_scale(h: int, w: int, out_h: int, out_w: int) -> float:
-    """Scale factor that makes an (h, w) image fit inside (out_h, out_w)."""
-    return min(out_h / h, out_w / w)
+FIT_MODES = ("height", "paper")
+DEFAULT_FIT = "height"
 
 
-def fitted_size(h: int, w: int, out_h: int, out_w: int) -> tuple[int, int]:
+def check_fit(fit: str) -> str:
+    """``fit`` if it names a fitting mode, else ``ValueError`` listing the modes."""
+    if fit not in FIT_MODES:
+        raise ValueError(f"unknown image fit mode {fit!r}: expected 'height' (scale every line to "
+                         "the input height, the default) or 'paper' (scale down only, centred "
+                         "vertically, as the original StackMix-OCR); set dataset.fit")
+    return fit
+
+
+def fit_scale(h: int, w: int, out_h: int, out_w: int, *, fit: str = DEFAULT_FIT) -> float:
+    """Scale factor that fits an (h, w) image inside (out_h, out_w): ``height`` scales up or
+    down, ``paper`` only down (1 for a line that already fits)."""
+    s = min(out_h / h, out_w / w)
+    return min(1.0, s) if check_fit(fit) == "paper" else s
+
+
+def fitted_size(h: int, w: int, out_h: int, out_w: int, *,
+                fit: str = DEFAULT_FIT) -> tuple[int, int]:
     """(height, width) of an (h, w) image after ``fit_resize``."""
-    s = fit_scale(h, w, out_h, out_w)
+    s = fit_scale(h, w, out_h, out_w, fit=fit)
     return max(1, min(out_h, int(round(h * s)))), max(1, min(out_w, int(round(w * s))))
 
 
-def fit_resize(img: np.ndarray, out_h: int, out_w: int) -> np.ndarray:
+def fit_resize(img: np.ndarray, out_h: int, out_w: int, *, fit: str = DEFAULT_FIT) -> np.ndarray:
     """Scale ``img`` (H, W[, C] uint8) by ``fit_scale`` so it fits inside ``out_h × out_w``."""
     h, w = img.shape[:2]
-    nh, nw = fitted_size(h, w, out_h, out_w)
+    nh, nw = fitted_size(h, w, out_h, out_w, fit=fit)
     if (nh, nw) == (h, w):
         return img
-    interp = cv2.INTER_AREA if fit_scale(h, w, out_h, out_w) < 1 else cv2.INTER_LINEAR
+    interp = cv2.INTER_AREA if fit_scale(h, w, out_h, out_w, fit=fit) < 1 else cv2.INTER_LINEAR
     resized = cv2.resize(img, (nw, nh), interpolation=interp)
     if resized.ndim == 2 and img.ndim == 3:
         resized = resized[..., None]
     return resized
 
 
-def pad_to(img: np.ndarray, out_h: int, out_w: int, pad_value: int = PAD_VALUE) -> np.ndarray:
-    """Put ``img`` at the top-left of a white ``out_h × out_w`` canvas (cropping any excess)."""
+def fit_top(h: int, out_h: int, *, fit: str = DEFAULT_FIT) -> int:
+    """First input row of a fitted line ``h`` px high: 0 (``height``) or centred (``paper``)."""
+    return max(0, (out_h - h) // 2) if check_fit(fit) == "paper" else 0
+
+
+def pad_to(img: np.ndarray, out_h: int, out_w: int, pad_value: int = PAD_VALUE, *,
+           fit: str = DEFAULT_FIT) -> np.ndarray:
+    """Put a fitted ``img`` on a white ``out_h × out_w`` canvas, left-aligned, at the row
+    ``fit_top`` gives (cropping any excess)."""
     h, w = img.shape[:2]
+    top = fit_top(h, out_h, fit=fit)
     if (h, w) == (out_h, out_w):
         return img
     out = np.full((out_h, out_w) + img.shape[2:], pad_value, dtype=np.uint8)
-    out[: min(h, out_h), : min(w, out_w)] = img[:out_h, :out_w]
+    rows, cols = min(h, out_h - top), min(w, out_w)
+    out[top:top + rows, :cols] = img[:rows, :cols]
     return out
 
 
-def resize_pad(img: np.ndarray, out_h: int, out_w: int, pad_value: int = PAD_VALUE) -> np.ndarray:
-    """Scale ``img`` (H, W[, C] uint8) to fit ``out_h × out_w`` and pad right/bottom with white.
-
-    The line keeps its aspect ratio and sits at the top-left corner, so pixel ``x`` of the
-    original maps to ``x * fit_scale(...)`` in the output (used by char masks).
-    """
-    return pad_to(fit_resize(img, out_h, out_w), out_h, out_w, pad_value)
+def resize_pad(img: np.ndarray, out_h: int, out_w: int, pad_value: int = PAD_VALUE, *,
+               fit: str = DEFAULT_FIT) -> np.ndarray:
+    """A gray or colour line as the model's ``out_h × out_w`` input: ``fit_resize`` then ``pad_to``
+    in the mode ``fit``. Pixel ``x`` of the original maps to ``x * fit_scale(...)`` in the output
+    in both modes (used by char masks)."""
+    return pad_to(fit_resize(img, out_h, out_w, fit=fit), out_h, out_w, pad_value, fit=fit)

@@ -14,7 +14,7 @@ from typing import Any, Iterable, Iterator, Sequence
 import numpy as np
 import torch
 
-from stackmix.data.image import ImageReadError, read_gray, resize_pad
+from stackmix.data.image import DEFAULT_FIT, ImageReadError, read_gray, resize_pad
 from stackmix.inference.recognizer import Recognizer
 
 log = logging.getLogger(__name__)
@@ -36,16 +36,18 @@ class RecognitionRun:
 
 
 class _ImageFiles(torch.utils.data.Dataset):
-    def __init__(self, paths: Sequence[str | Path], image_h: int, image_w: int):
+    """Image files as the recognizer's inputs (its size and fit mode; picklable for workers)."""
+
+    def __init__(self, paths: Sequence[str | Path], image_h: int, image_w: int, fit: str):
         self.paths = [str(p) for p in paths]
-        self.image_h, self.image_w = image_h, image_w
+        self.image_h, self.image_w, self.fit = image_h, image_w, fit
 
     def __len__(self) -> int:
         return len(self.paths)
 
     def __getitem__(self, i: int):
         try:
-            img = resize_pad(read_gray(self.paths[i]), self.image_h, self.image_w)
+            img = resize_pad(read_gray(self.paths[i]), self.image_h, self.image_w, fit=self.fit)
             return i, img, None
         except ImageReadError as e:
             return i, None, str(e)
@@ -58,7 +60,8 @@ def _collate(items):
 def iter_batches(recognizer: Recognizer, paths: Sequence[str | Path], batch_size: int = 16,
                  num_workers: int = 0) -> Iterator[tuple[list[int], np.ndarray | None, list]]:
     """Yield (indices, uint8 batch (B, H, W) or None, [(index, error)]) in input order."""
-    ds = _ImageFiles(paths, recognizer.image_h, recognizer.image_w)
+    fit = str(getattr(recognizer, "fit", None) or DEFAULT_FIT)  # as Recognizer.prepare
+    ds = _ImageFiles(paths, recognizer.image_h, recognizer.image_w, fit)
     if len(paths) <= batch_size:
         num_workers = 0  # one batch: starting workers would cost more than it saves
     loader = torch.utils.data.DataLoader(ds, batch_size=batch_size, shuffle=False,

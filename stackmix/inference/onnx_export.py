@@ -14,7 +14,7 @@ Two parts of the network need care:
   any width.
 - The BiLSTM exports to ONNX ``LSTM`` nodes with the TorchScript exporter (``dynamo=False``).
 
-The ONNX file carries the alphabet, normalization and input size as metadata (key
+The ONNX file carries the alphabet, normalization, input size and fit mode as metadata (key
 ``stackmix``), so ``predict.py ckpt=model.onnx`` needs nothing else.
 """
 from __future__ import annotations
@@ -29,6 +29,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from stackmix.data.image import DEFAULT_FIT, resize_pad
 from stackmix.inference.recognizer import ONNX_META_KEY
 from stackmix.fs import atomic_path
 
@@ -105,7 +106,8 @@ def export_onnx(module, path: str | Path, opset: int = 17) -> Path:
         raise RuntimeError(f"exportable wrapper differs from the model by {diff:.3g} (expected "
                            "≤ 1e-4); the network is not supported by the exporter")
     meta = {"alphabet": hp["alphabet"], "image_h": int(hp["image_h"]),
-            "image_w": int(hp["image_w"]), "normalize": dict(hp.get("normalize") or {}),
+            "image_w": int(hp["image_w"]), "fit": str(hp.get("fit") or DEFAULT_FIT),
+            "normalize": dict(hp.get("normalize") or {}),
             "dataset_name": hp.get("dataset_name"), "time_steps": wrapper.time_steps,
             "num_classes": len(hp["alphabet"]) + 1, "input": "uint8 (B, 1, H, W), white paper",
             "output": "logits (B, T, C), class 0 = CTC blank"}
@@ -139,11 +141,10 @@ def check_onnx(module, path: str | Path, images: Sequence[np.ndarray],
     """
     import onnxruntime as ort
 
-    from stackmix.data.image import resize_pad
-
     module = module.eval().cpu()
     hp = module.hparams
     h, w0 = int(hp["image_h"]), int(hp["image_w"])
+    fit = str(hp.get("fit") or DEFAULT_FIT)
     widths = list(widths or [w0, max(32, (w0 * 5) // 8 + 3)])
     opts = ort.SessionOptions()
     opts.log_severity_level = 3
@@ -152,7 +153,7 @@ def check_onnx(module, path: str | Path, images: Sequence[np.ndarray],
     worst = 0.0
     scale = []
     for w in widths:
-        arr = np.stack([resize_pad(img, h, w) for img in images])[:, None]
+        arr = np.stack([resize_pad(img, h, w, fit=fit) for img in images])[:, None]
         for bs in batch_sizes:
             for s in range(0, len(arr), bs):
                 x = arr[s:s + bs]

@@ -2,9 +2,11 @@
 
 :class:`Recognizer` loads a Lightning checkpoint (``.ckpt``, :meth:`TorchRecognizer.from_checkpoint`)
 or an ONNX file exported by ``prepare.py task=export_onnx`` (``.onnx``). Both carry the alphabet,
-the text normalization and the input size, so images are prepared exactly as in training: any
-image → 8-bit gray (:func:`stackmix.data.image.read_gray`) → fit into ``image_h × image_w``
-keeping the aspect ratio, padded with white (:func:`stackmix.data.image.resize_pad`). Every
+the text normalization, the input size and the fit mode the model was trained with
+(``dataset.fit``; ``height`` for models made before it existed), so images are prepared exactly as
+in training: any image → 8-bit gray (:func:`stackmix.data.image.read_gray`) → fit into
+``image_h × image_w`` keeping the aspect ratio, in that mode, padded with white
+(:func:`stackmix.data.image.resize_pad`). Every
 command that uses a trained model (predict, evaluate, char masks, ONNX export) loads it through
 :meth:`Recognizer.load`.
 """
@@ -18,7 +20,7 @@ import torch
 
 from stackmix import checkpoints
 from stackmix.checkpoints import resolve_model_path
-from stackmix.data.image import read_gray, resize_pad
+from stackmix.data.image import DEFAULT_FIT, check_fit, read_gray, resize_pad
 from stackmix.text import Normalizer
 
 ONNX_META_KEY = "stackmix"
@@ -35,15 +37,17 @@ class Recognizer:
     """Line images (uint8, white paper) → per-frame CTC log-probabilities.
 
     Attributes: ``alphabet`` (class ``i+1`` is ``alphabet[i]``, 0 is the blank), ``image_h``,
-    ``image_w``, ``normalize`` (dict, for references), ``dataset_name``, ``backend``
-    (``"torch"``/``"onnx"``), ``device``, ``path`` (the model file).
+    ``image_w``, ``fit`` (how lines are fitted to the input, as in training), ``normalize`` (dict,
+    for references), ``dataset_name``, ``backend`` (``"torch"``/``"onnx"``), ``device``, ``path``
+    (the model file).
     """
 
     def __init__(self, alphabet: str, image_h: int, image_w: int, normalize: dict | None = None,
-                 dataset_name: str | None = None):
+                 dataset_name: str | None = None, fit: str | None = None):
         self.alphabet = alphabet
         self.image_h = int(image_h)
         self.image_w = int(image_w)
+        self.fit = check_fit(str(fit or DEFAULT_FIT))
         self.normalize = dict(normalize or {})
         self.dataset_name = dataset_name
         self.backend = "none"
@@ -74,7 +78,7 @@ class Recognizer:
     # ------------------------------------------------------------------ preprocessing
     def prepare(self, image: np.ndarray) -> np.ndarray:
         """Gray uint8 (H, W) line → the model's (image_h, image_w) input, as in training."""
-        return resize_pad(image, self.image_h, self.image_w)
+        return resize_pad(image, self.image_h, self.image_w, fit=self.fit)
 
     def prepare_file(self, path: str | Path) -> np.ndarray:
         return self.prepare(read_gray(path))
@@ -107,7 +111,7 @@ class TorchRecognizer(Recognizer):
     def __init__(self, module, device: str | None = "auto"):
         hp = module.hparams
         super().__init__(hp["alphabet"], hp["image_h"], hp["image_w"], hp.get("normalize"),
-                         hp.get("dataset_name"))
+                         hp.get("dataset_name"), hp.get("fit"))
         self.module = module.eval()
         self.device = pick_device(device)
         self.module.to(self.device)
@@ -170,7 +174,7 @@ class OnnxRecognizer(Recognizer):
                              "`python prepare.py task=export_onnx task.ckpt=...`")
         m = json.loads(meta)
         super().__init__(m["alphabet"], m["image_h"], m["image_w"], m.get("normalize"),
-                         m.get("dataset_name"))
+                         m.get("dataset_name"), m.get("fit"))
         self.backend = "onnx"
         self.device = torch.device("cuda" if providers[0].startswith("CUDA") else "cpu")
         self.input_name = self.session.get_inputs()[0].name

@@ -49,13 +49,12 @@ def frames_to_pixels(bounds: np.ndarray, num_frames: int, input_w: int, scale_x:
     return np.clip(px, 0.0, float(width))
 
 
-def input_scale_x(h: int, w: int, out_h: int, out_w: int) -> float:
-    """Horizontal scale that ``stackmix.data.image.resize_pad`` applies to an (h, w) image."""
-    from stackmix.data.image import fit_scale
+def input_scale_x(h: int, w: int, out_h: int, out_w: int, fit: str = "height") -> float:
+    """Horizontal scale that ``stackmix.data.image.resize_pad`` applies to an (h, w) image in the
+    fit mode ``fit`` (both modes are left-aligned, so no offset: input ``x`` is ``x / scale``)."""
+    from stackmix.data.image import fitted_size
 
-    s = fit_scale(h, w, out_h, out_w)
-    nw = max(1, min(out_w, int(round(w * s))))
-    return nw / w
+    return fitted_size(h, w, out_h, out_w, fit=fit)[1] / w
 
 
 def refine_with_ink(bounds: np.ndarray, col_ink: np.ndarray, snap: float,

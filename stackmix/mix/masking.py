@@ -1,7 +1,8 @@
 """StackMix step 2, the algorithm: a trained recognizer's CTC alignment → char masks of lines.
 
 :func:`compute_masks` runs a recognizer (anything with ``alphabet``, ``image_h``, ``image_w``,
-``prepare(gray) -> input`` and ``log_probs(batch) -> (B, T, C)``, e.g.
+``prepare(gray) -> input`` and ``log_probs(batch) -> (B, T, C)``, and ``fit``, the mode ``prepare``
+fits lines in, when it is not the default ``height``; e.g.
 :class:`stackmix.inference.recognizer.Recognizer`) over lines, keeps those it decodes exactly (the
 paper's rule; ``align="forced"`` with ``max_cer`` also accepts lines with a few errors, aligning
 the *reference* text by CTC Viterbi) and turns each line's CTC runs into per-character pixel
@@ -17,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from stackmix.ctc import forced_align, greedy_runs
-from stackmix.data.image import ImageReadError, read_gray
+from stackmix.data.image import DEFAULT_FIT, ImageReadError, read_gray
 from stackmix.metrics import line_cer
 from stackmix.mix.boundaries import input_scale_x, line_boundaries
 from stackmix.mix.ink import column_ink
@@ -45,6 +46,7 @@ def compute_masks(recognizer, samples, *, root: Path, batch_size: int = 32,
         raise ValueError(f"align must be 'greedy' or 'forced', got {align!r}")
     codec = CTCCodec(recognizer.alphabet)
     H, W = int(recognizer.image_h), int(recognizer.image_w)
+    fit = str(getattr(recognizer, "fit", None) or DEFAULT_FIT)
     out: list[LineMask] = []
     rejected: Counter = Counter()
     stats = {"edits": 0.0, "chars": 0, "exact": 0, "inference_s": 0.0, "boundaries_s": 0.0}
@@ -98,7 +100,7 @@ def compute_masks(recognizer, samples, *, root: Path, batch_size: int = 32,
                     continue
             stats["chars"] += len(s.text)
             h, w = img.shape
-            sx = input_scale_x(h, w, H, W)
+            sx = input_scale_x(h, w, H, W, fit)
             b = line_boundaries(runs, T, W, sx, w, col_ink=column_ink(img), snap=snap)
             out.append(LineMask(s.sample_id, _relative(s.path, root), s.text, int(w), int(h),
                                 b.tolist(), cer))

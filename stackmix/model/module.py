@@ -17,6 +17,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from stackmix.ctc import BLANK, best_paths, mean_confidence
+from stackmix.data.image import check_fit
 from stackmix.metrics import text_metrics
 from stackmix.model.schedule import hold_at_end, total_steps_for
 from stackmix.text import CTCCodec
@@ -33,7 +34,8 @@ class HTRModule(L.LightningModule):
     """Line recognizer trained with CTC.
 
     The checkpoint carries everything needed to use the model: the network config, the alphabet,
-    the text normalization and the input size (``self.hparams``).
+    the text normalization, the input size and how lines are fitted to it (``self.hparams``;
+    ``fit``: ``stackmix.data.image.FIT_MODES``, ``height`` for checkpoints made before it existed).
     """
 
     def __init__(
@@ -50,6 +52,7 @@ class HTRModule(L.LightningModule):
         compile: bool = False,
         freeze_backbone: bool = False,
         freeze_epochs: int = 1,
+        fit: str = "height",
     ):
         super().__init__()
         self.save_hyperparameters({
@@ -58,7 +61,7 @@ class HTRModule(L.LightningModule):
             "scheduler": _plain(scheduler), "normalize": _plain(normalize) or {},
             "dataset_name": dataset_name, "channels_last": bool(channels_last),
             "compile": bool(compile), "freeze_backbone": bool(freeze_backbone),
-            "freeze_epochs": int(freeze_epochs),
+            "freeze_epochs": int(freeze_epochs), "fit": check_fit(str(fit)),
         })
         self.codec = CTCCodec(alphabet)
         self.net = instantiate(self.hparams.net, num_classes=self.codec.num_classes)

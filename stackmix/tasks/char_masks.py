@@ -84,6 +84,7 @@ def run(cfg: DictConfig) -> dict:
         "checkpoint": ckpt,
         "image_h": int(recognizer.image_h),
         "image_w": int(recognizer.image_w),
+        "fit": str(getattr(recognizer, "fit", "height")),
         "alphabet": recognizer.alphabet,
         "normalize": normalizer.to_dict(),
         "stage": stage,

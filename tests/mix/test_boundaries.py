@@ -1,4 +1,5 @@
 import numpy as np
+import pytest
 
 from stackmix.ctc import emission_runs
 from stackmix.data.image import resize_pad
@@ -31,13 +32,19 @@ def test_outer_edges_and_single_character():
     assert frame_boundaries(emission_runs([0, 0]), 2).size == 0
 
 
-def test_input_scale_matches_resize_pad():
-    img = np.full((50, 333), 255, np.uint8)
+@pytest.mark.parametrize("fit, h, w, want", [
+    ("height", 50, 333, 32 / 50), ("paper", 50, 333, 32 / 50),  # larger: scaled down alike
+    ("height", 20, 300, 32 / 20), ("paper", 20, 300, 1.0),      # smaller: up only by `height`
+    ("paper", 20, 900, 512 / 900),                               # too wide: down by width
+])
+def test_input_scale_matches_resize_pad(fit, h, w, want):
+    img = np.full((h, w), 255, np.uint8)
     img[:, 100] = 0
-    sx = input_scale_x(50, 333, 32, 512)
-    out = resize_pad(img, 32, 512)
+    sx = input_scale_x(h, w, 32, 512, fit)
+    assert sx == pytest.approx(want, rel=0.01)
+    out = resize_pad(img, 32, 512, fit=fit)
     dark = np.flatnonzero(out.min(0) < 200)
-    assert abs(dark.mean() - 100.5 * sx) < 1.5
+    assert abs(dark.mean() - 100.5 * sx) < 1.5  # left-aligned in both modes: no offset
 
 
 def test_snapping_moves_inner_boundaries_into_gaps_and_edges_onto_ink():

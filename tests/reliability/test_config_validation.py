@@ -15,6 +15,7 @@ from stackmix.conf.checks import ConfigError, check_train
     (["data.num_workers=-1"], "data.num_workers=-1 must be at least 0"),
     (["trainer.max_epochs=0"], "trainer.max_epochs=0 must be at least 1"),
     (["dataset.on_bad_row=ignore"], "dataset.on_bad_row='ignore': expected raise or skip"),
+    (["dataset.fit=stretch"], "dataset.fit='stretch': expected height or paper"),
     (["dataset=custom"], "dataset=custom needs the folder of a prepared dataset: add dataset.root="),
 ])
 def test_bad_values_are_refused_with_the_key(overrides, message, tmp_path):

@@ -23,16 +23,17 @@ class FakeModel:
     """A recognizer that emits each character of ``emit[text]`` on the frame over its true
     centre."""
 
-    def __init__(self, truth: CharMasks, emit: dict[str, str], alphabet: str | None = None):
+    def __init__(self, truth: CharMasks, emit: dict[str, str], alphabet: str | None = None,
+                 fit: str = "height", image_h: int = H):
         self.alphabet = alphabet or "".join(sorted(set("".join(TEXTS))))
         self.codec = CTCCodec(self.alphabet)
-        self.image_h, self.image_w = H, W
+        self.image_h, self.image_w, self.fit = image_h, W, fit
         self.normalize, self.dataset_name = {}, "tiny"
         self.device, self.path = "cpu", Path("model.ckpt")
         self.queue = []
         for m in truth.lines:
             b = np.asarray(m.bounds)
-            centres = (b[:-1] + b[1:]) / 2 * input_scale_x(m.height, m.width, H, W)
+            centres = (b[:-1] + b[1:]) / 2 * input_scale_x(m.height, m.width, image_h, W, fit)
             frames = np.floor(centres / (W / T)).astype(int)
             shown = emit.get(m.text, m.text)
             path = np.zeros(T, dtype=int)
@@ -43,7 +44,7 @@ class FakeModel:
             self.queue.append(lp)
 
     def prepare(self, image):
-        return resize_pad(image, H, W)
+        return resize_pad(image, self.image_h, W, fit=self.fit)
 
     def log_probs(self, x):
         out = np.stack([self.queue.pop(0) for _ in range(len(x))])
@@ -78,6 +79,22 @@ def test_exact_lines_are_masked_close_to_the_truth(tmp_path, monkeypatch):
     for m in masks.lines:
         assert len(m.bounds) == len(m.text) + 1 and (np.diff(m.bounds) >= 0).all()
         assert (root / m.path).is_file()
+    extents = {m.sample_id: np.stack([m.bounds[:-1], m.bounds[1:]], 1).tolist()
+               for m in truth.lines}
+    err = boundary_errors(masks, extents)
+    assert err["median"] < 0.33, err
+
+
+def test_masks_of_a_paper_fit_model_map_its_columns_back_to_the_line(tmp_path, monkeypatch):
+    """A model trained with dataset.fit=paper saw these 32 px lines unscaled in its 64 px input
+    (``height`` would have doubled them): the masks must use the scale the model saw."""
+    root = tmp_path / "data"
+    truth = make_masked_dataset(root)
+    assert max(m.height for m in truth.lines) < 64
+    _use(monkeypatch, FakeModel(truth, {}, fit="paper", image_h=64))
+    out = char_masks.run(_cfg(tmp_path, root, "task.preview=0"))
+    masks = CharMasks.load(tmp_path / "masks.json")
+    assert out["used"] == len(TEXTS) and masks.meta["fit"] == "paper"
     extents = {m.sample_id: np.stack([m.bounds[:-1], m.bounds[1:]], 1).tolist()
                for m in truth.lines}
     err = boundary_errors(masks, extents)
