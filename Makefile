@@ -6,7 +6,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 ARGS   ?=
 
-.PHONY: install demo test test-fast bench preview-aug prepare-poilus prepare-corpora clean help
+.PHONY: install demo demo-method test test-fast bench preview-aug prepare-poilus prepare-corpora clean help
 .DEFAULT_GOAL := help
 
 help:  ## list the targets
@@ -22,6 +22,9 @@ install: $(STAMP)  ## create .venv and install the package with its dev tools
 
 demo: $(STAMP)  ## train + evaluate on the embedded synthetic dataset (CPU, ~10 min)
 	$(PY) train.py $(ARGS)
+
+demo-method: $(STAMP)  ## the method end to end on synthetic: base, char masks, bank, base vs blots_stackmix (CPU, ~25 min)
+	$(PY) prepare.py task=demo_method dataset=synthetic $(ARGS)
 
 test: $(STAMP)  ## run the whole test suite (what CI runs)
 	$(PY) -m pytest -q $(ARGS)

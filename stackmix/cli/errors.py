@@ -27,7 +27,7 @@ EXPECTED = frozenset({
     "stackmix.data.image.ImageReadError",
     "stackmix.data.marking.MarkingError",
     "stackmix.data.sources.common.ConversionError",
-    "stackmix.data.synthetic.SyntheticDataError",
+    "stackmix.data.synthetic.params.SyntheticDataError",
     "stackmix.fs.DiskFullError",
     "stackmix.fs.TextDecodeError",
     "stackmix.mix.bank.BankError",

@@ -1,8 +1,8 @@
-"""The embedded synthetic dataset: determinism, font splits, marking, char extents, caching."""
+"""Generating the synthetic dataset (stackmix.data.synthetic.job): determinism, font splits,
+marking, char extents, caching of the folder."""
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 
 import cv2
@@ -11,6 +11,7 @@ import pytest
 
 from stackmix.data import synthetic as syn
 from stackmix.data.marking import read_marking
+from stackmix.data.synthetic import job
 
 SMALL = dict(n_train=16, n_valid=6, n_test=8, seed=3)
 
@@ -90,23 +91,6 @@ def test_char_extents(small: Path) -> None:
         assert not (dark & ~covered).any(), s.sample_id
 
 
-def test_extents_follow_the_glyphs() -> None:
-    """A lone tall glyph on each side of a wide gap: extents sit on the two ink blobs."""
-    rng = np.random.default_rng(0)
-    font = syn.font_files("delius")[0]
-    r = syn.render_line("l        l", font, rng)
-    dark = r.image < np.median(r.image) - 50
-    cols = np.nonzero(dark.any(axis=0))[0]
-    gap = np.nonzero(np.diff(cols) > 1)[0]
-    assert gap.size == 1
-    left = (cols[0], cols[gap[0]] + 1)
-    right = (cols[gap[0] + 1], cols[-1] + 1)
-    (a0, a1), (b0, b1) = r.extents[0], r.extents[-1]
-    assert abs(a0 - left[0]) <= 2 and abs(a1 - left[1]) <= 2
-    assert abs(b0 - right[0]) <= 2 and abs(b1 - right[1]) <= 2
-    assert r.extents[1][0] == a1 and r.extents[-2][1] == b0  # spaces fill the gap
-
-
 def test_cache_reused_and_param_change_regenerates(small: Path) -> None:
     stamp = small / syn.PARAMS_FILE
     before = stamp.stat().st_mtime_ns
@@ -126,7 +110,7 @@ def test_param_change_regenerates(tmp_path: Path) -> None:
 
 def test_interrupted_generation_leaves_nothing_trusted(tmp_path: Path, monkeypatch) -> None:
     root = tmp_path / "ds"
-    real = syn._run_job
+    real = job._run_job
     calls = {"n": 0}
 
     def failing(job):
@@ -135,7 +119,7 @@ def test_interrupted_generation_leaves_nothing_trusted(tmp_path: Path, monkeypat
             raise KeyboardInterrupt("killed")
         return real(job)
 
-    monkeypatch.setattr(syn, "_run_job", failing)
+    monkeypatch.setattr(job, "_run_job", failing)
     params = dict(n_train=3, n_valid=2, n_test=2)
     with pytest.raises(KeyboardInterrupt):
         syn.ensure_synthetic(root, workers=0, progress=False, **params)
@@ -144,7 +128,7 @@ def test_interrupted_generation_leaves_nothing_trusted(tmp_path: Path, monkeypat
     # a stale temporary folder (as a SIGKILL would leave) is never trusted and gets cleaned
     stale = tmp_path / ".ds.tmp-123-dead"
     (stale / syn.LINES_DIR).mkdir(parents=True)
-    monkeypatch.setattr(syn, "_run_job", real)
+    monkeypatch.setattr(job, "_run_job", real)
     syn.ensure_synthetic(root, workers=0, progress=False, **params)
     assert syn.is_complete(root, syn.synthetic_params(**params)) and not stale.exists()
 
@@ -156,40 +140,3 @@ def test_incomplete_folder_is_replaced(tmp_path: Path) -> None:
     params = dict(n_train=2, n_valid=1, n_test=1)
     syn.ensure_synthetic(root, workers=0, progress=False, **params)
     assert read_marking(root).counts() == {"train": 2, "valid": 1, "test": 1}
-
-
-def test_bad_params_are_explained() -> None:
-    with pytest.raises(syn.SyntheticDataError, match="unknown synthetic dataset parameter"):
-        syn.synthetic_params(n_lines=3)
-    fonts = {"train": ["kalam"], "valid": ["caveat"], "test": ["kalam"]}
-    with pytest.raises(syn.SyntheticDataError, match="splits are by font"):
-        syn.synthetic_params(fonts=fonts)
-    with pytest.raises(syn.SyntheticDataError, match="unknown font"):
-        syn.synthetic_params(fonts={"train": ["comic"], "valid": [], "test": []}, n_valid=0, n_test=0)
-
-
-def test_missing_font_package_is_explained(monkeypatch) -> None:
-    monkeypatch.setitem(syn.FONT_PACKAGES, "nope", "fontpkg_does_not_exist")
-    with pytest.raises(syn.SyntheticDataError, match="pip install fontpkg-does-not-exist"):
-        syn.font_files("nope")
-
-
-def test_text_sampling() -> None:
-    words, probs = syn.load_words(500)
-    rng = np.random.default_rng(0)
-    texts = [syn.sample_text(rng, words, probs, 2, 5, 32) for _ in range(300)]
-    assert all(len(t) <= 32 and len(re.split(r"[ -]+", t)) >= 2 for t in texts)
-    chars = set("".join(texts))
-    assert chars <= set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 .,'-?")
-    assert {",", ".", "-"} <= chars and any(c.isdigit() for c in chars)
-    assert any(c.isupper() for c in chars)
-
-
-def test_omegaconf_params_are_accepted(tmp_path: Path) -> None:
-    from omegaconf import OmegaConf
-
-    cfg = OmegaConf.load(Path(syn.__file__).parents[1] / "conf" / "dataset" / "synthetic.yaml")
-    block = (cfg.dataset if "dataset" in cfg else cfg).synthetic  # `_global_` package or not
-    params = syn.synthetic_params(**block)
-    assert params["fonts"]["test"] == ["kalam"] and "workers" not in params
-    assert params == syn.synthetic_params()  # the yaml restates the code defaults

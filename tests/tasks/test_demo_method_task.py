@@ -1,0 +1,55 @@
+"""`prepare.py task=demo_method` (`make demo-method`): the four steps of the method end to end on a
+tiny synthetic dataset, and which overrides reach every step."""
+import json
+import re
+import subprocess
+import sys
+
+import pytest
+
+from conftest import REPO
+
+from stackmix.tasks.demo_method import forwarded_overrides
+
+
+def test_dataset_paths_and_seed_overrides_reach_every_step():
+    given = ["task=demo_method", "dataset=synthetic", "dataset.synthetic.n_train=40",
+             "+dataset.extra=1", "paths.cache_dir=/c", "seed=3", "task.epochs=2",
+             "hydra.run.dir=/x", "aug=blots"]
+    assert forwarded_overrides(given, "synthetic") == [
+        "dataset=synthetic", "dataset.synthetic.n_train=40", "+dataset.extra=1",
+        "paths.cache_dir=/c", "seed=3"]
+
+
+@pytest.mark.slow
+def test_tiny_demo_method_runs_the_four_steps_and_prints_the_table(tmp_path):
+    out = tmp_path / "demo"
+    tiny = ["model.net.lstm_hidden=32", "model.net.lstm_layers=1", "data.num_workers=0",
+            "data.batch_size=8", "trainer.num_sanity_val_steps=0",
+            "trainer.enable_model_summary=false"]
+    cmd = [sys.executable, str(REPO / "prepare.py"), "task=demo_method", "dataset=synthetic",
+           "dataset.synthetic.n_train=40", "dataset.synthetic.n_valid=6",
+           "dataset.synthetic.n_test=6", "dataset.image_h=32", "dataset.image_w=256",
+           f"paths.cache_dir={tmp_path}/cache", f"hydra.run.dir={out}", "task.epochs=1",
+           "task.max_cer=1.0", "task.train_args=[" + ",".join(f"'{a}'" for a in tiny) + "]"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=900, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+
+    # the artefacts of steps 2 and 3, inside the demo folder
+    tokens = out / "tokens" / "synthetic"
+    masks = json.loads((tokens / "char_masks.json").read_text(encoding="utf-8"))
+    assert masks["summary"]["used"] > 0 and masks["meta"]["align"] == "forced"
+    assert (tokens / "bank.index.npz").is_file() and list(tokens.glob("bank-*.pixels.npy"))
+    # both trainings with the one budget, each tested
+    for aug in ("base", "blots_stackmix"):
+        m = json.loads((out / aug / "metrics.json").read_text(encoding="utf-8"))
+        assert m["epochs"] == 1 and m["aug"] == aug, m
+    # the printed table: both rows, CERs in [0, 1]
+    rows = re.findall(r"^\| (base|StackMix) \| `(\w+)` \| 1 \| [^|]+ \| \*\*([\d.]+) %\*\* \|",
+                      proc.stdout, re.M)
+    assert [(r[0], r[1]) for r in rows] == [("base", "base"), ("StackMix", "blots_stackmix")]
+    assert all(0.0 <= float(r[2]) / 100 <= 1.0 for r in rows)
+    result = json.loads((out / "results.json").read_text(encoding="utf-8"))
+    assert [r["aug"] for r in result["rows"]] == ["base", "blots_stackmix"]
+    assert all(0.0 <= r["test_cer"] <= 1.0 for r in result["rows"])
+    assert (out / "results.md").read_text(encoding="utf-8").count("| ") > 10
