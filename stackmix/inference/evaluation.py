@@ -35,8 +35,8 @@ from stackmix.metrics import line_cer
 log = logging.getLogger(__name__)
 
 N_WORST = 20
-THUMB_H = 40
-THUMB_MAX_W = 900
+THUMB_H = 72             # px: a line read at a glance (most lines are 40-130 px high)
+THUMB_MAX_W = 1600
 
 
 # ---------------------------------------------------------------------- alignment

@@ -12,6 +12,7 @@ from stackmix.inference.evaluation import (
     corpus_metrics,
     write_evaluation_report,
 )
+from stackmix.inference import evaluation
 from stackmix.metrics import line_cer
 
 
@@ -67,7 +68,7 @@ def test_report_lists_the_20_worst_lines_with_thumbnails(tmp_path):
     thumbs = sorted((out / "thumbs").glob("*.png"))
     assert len(thumbs) == 20
     assert all(f"thumbs/{t.name}" in md for t in thumbs)
-    assert cv2.imread(str(thumbs[0]), cv2.IMREAD_GRAYSCALE).shape[0] == 40
+    assert cv2.imread(str(thumbs[0]), cv2.IMREAD_GRAYSCALE).shape[0] == evaluation.THUMB_H == 72
     html = (out / "report.html").read_text(encoding="utf-8")
     assert html.count("data:image/png;base64,") == 20
     saved = json.loads((out / "metrics.json").read_text())
