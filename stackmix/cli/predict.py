@@ -127,7 +127,7 @@ def _page_outputs(xmls: list[Path], out: str | None) -> list[Path]:
 
 def run_pages(cfg: DictConfig, xmls: list[Path]) -> list[dict]:
     """Recognize the lines of ALTO/PAGE files and write filled-in copies; returns one row per line."""
-    from stackmix.data.formats import PageDoesNotFit
+    from stackmix.data.formats.page import PageDoesNotFit
     from stackmix.inference.decoder_factory import build_decoder
     from stackmix.inference.recognizer import Recognizer
     from stackmix.inference.pages import PageError, recognize_page
@@ -156,7 +156,7 @@ def run_pages(cfg: DictConfig, xmls: list[Path]) -> list[dict]:
 
 
 def _warn_whole_pages(paths: list[Path]) -> None:
-    from stackmix.data.formats import image_size
+    from stackmix.data.formats.page import image_size
     from stackmix.inference.pages import looks_like_page
 
     pages = []

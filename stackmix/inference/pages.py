@@ -97,7 +97,7 @@ def _text_lines(root, fmt: str) -> list[tuple[Any, tuple | None, np.ndarray | No
             box, poly = line_geometry(tl)
             out.append((tl, box, poly, tl.get("ID") or ""))
     else:
-        from stackmix.data.formats import bbox, children
+        from stackmix.data.formats.page import bbox, children
         from stackmix.data.formats.pagexml import coords, ordered_regions
 
         page = next((el for el in root.iter() if _local(el.tag) == "Page"), None)
@@ -112,7 +112,7 @@ def _text_lines(root, fmt: str) -> list[tuple[Any, tuple | None, np.ndarray | No
 
 
 def _page_image_and_size(root, fmt: str, xml: Path, images: Path | None):
-    from stackmix.data.formats import find_page_image, missing_image_reason
+    from stackmix.data.formats.page import find_page_image, missing_image_reason
 
     if fmt == "alto":
         name = next(((el.text or "").strip() or None for el in root.iter()
@@ -139,7 +139,7 @@ def _page_image_and_size(root, fmt: str, xml: Path, images: Path | None):
 def read_page_lines(xml: str | os.PathLike, *, images: str | os.PathLike | None = None,
                     geometry: str = "polygon", padding: int = 0):
     """Parse ``xml`` and cut its lines: returns (tree, format, [PageLine], [(id, reason)])."""
-    from stackmix.data.formats import PageDoesNotFit, crop_region, extents_of, fit_page
+    from stackmix.data.formats.page import PageDoesNotFit, crop_region, extents_of, fit_page
     from stackmix.data.image import read_gray
 
     if geometry not in ("box", "polygon"):

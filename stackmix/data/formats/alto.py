@@ -3,7 +3,7 @@
 Input: one ``.xml`` file or a folder searched recursively (files in sorted path order). For each
 page the image is ``Description/sourceImageInformation/fileName`` (else the XML's stem with an
 image extension), looked for beside the XML, in ``images=`` and in sibling folders such as
-``../jpg/`` or ``../images/`` (:func:`stackmix.data.formats.find_page_image`). Lines are the ``TextLine`` elements in
+``../jpg/`` or ``../images/`` (:func:`stackmix.data.formats.page.find_page_image`). Lines are the ``TextLine`` elements in
 document order; their text is the ``String/@CONTENT`` values with ``SP`` as spaces (``HYP`` kept),
 or the strings joined by spaces when the file has no ``SP``.
 
@@ -22,8 +22,9 @@ from typing import Iterator
 
 import numpy as np
 
-from stackmix.data.formats import (
-    Line, PageCache, PageDoesNotFit, bbox, children, crop_region, document_key, extents_of,
+from stackmix.data.formats import Line
+from stackmix.data.formats.page import (
+    PageCache, PageDoesNotFit, bbox, children, crop_region, document_key, extents_of,
     find_page_image, first_child, fit_page, local, missing_image_reason, parse_points, parse_xml,
     xml_files,
 )

@@ -22,8 +22,9 @@ from typing import Iterator
 
 import numpy as np
 
-from stackmix.data.formats import (
-    Line, PageCache, PageDoesNotFit, bbox, children, crop_region, document_key, extents_of,
+from stackmix.data.formats import Line
+from stackmix.data.formats.page import (
+    PageCache, PageDoesNotFit, bbox, children, crop_region, document_key, extents_of,
     find_page_image, first_child, fit_page, local, missing_image_reason, parse_points, parse_xml,
     xml_files,
 )
