@@ -26,7 +26,7 @@ EXPECTED = frozenset({
     "stackmix.data.download.errors.ManualDownloadRequired",
     "stackmix.data.image.ImageReadError",
     "stackmix.data.marking.MarkingError",
-    "stackmix.data.sources.common.ConversionError",
+    "stackmix.data.sources.raw.ConversionError",
     "stackmix.data.synthetic.params.SyntheticDataError",
     "stackmix.fs.DiskFullError",
     "stackmix.fs.TextDecodeError",

@@ -6,7 +6,9 @@ extra columns); :class:`DatasetBuilder` writes them into a temporary sibling of 
 validation report as ``prepare_report.json``), validates the result with ``read_marking`` and only
 then renames it into place. If anything fails, the temporary folder is removed: a half-written
 dataset never appears under the final name. :class:`Report` is the validation report: counts per
-stage, alphabet, length statistics and every skipped item with its reason.
+stage, alphabet, length statistics and every skipped item with its reason
+(:mod:`~stackmix.data.sources.report`); the helpers that read a raw download are in
+:mod:`~stackmix.data.sources.raw`. Both are re-exported here, the converters' one import.
 """
 from __future__ import annotations
 
@@ -15,10 +17,8 @@ import logging
 import os
 import re
 import shutil
-import statistics
 import tempfile
 import unicodedata
-from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable
@@ -26,21 +26,21 @@ from typing import Callable, Iterable
 import numpy as np
 
 from stackmix.data.marking import MARKING, REQUIRED_COLUMNS, STAGES, read_marking, write_marking
-from stackmix.text import derive_alphabet
+from stackmix.data.sources.raw import (ConversionError, MissingLineFiles, find_one, missing,
+                                       read_lines, read_text_file, stage_lookup)
+from stackmix.data.sources.report import (REPORT_NAME, SKIP_EXAMPLES, Report, SkipFn, Skipped,
+                                          build_report, skip_groups, skip_kind)
+
+__all__ = [  # the converters' toolbox: this module's builder, and the report / raw-file helpers
+    "IMAGE_EXTS", "REPORT_NAME", "SKIP_EXAMPLES", "ConversionError", "DatasetBuilder",
+    "ImageProblem", "Item", "MissingLineFiles", "Report", "SkipFn", "Skipped", "build_report",
+    "clean_text", "find_one", "missing", "read_lines", "read_text_file", "safe_name",
+    "skip_groups", "skip_kind", "stage_lookup",
+]
 
 log = logging.getLogger(__name__)
 
-REPORT_NAME = "prepare_report.json"
 IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".gif", ".webp")
-
-
-class ConversionError(ValueError):
-    """The raw data does not have the expected layout or content; the message says what and where."""
-
-
-class MissingLineFiles(ConversionError):
-    """Per-line files (images, transcriptions) are missing from an otherwise complete download:
-    the message names them; download instructions would not help."""
 
 
 @dataclass
@@ -52,132 +52,6 @@ class Item:
     text: str
     image: Path | np.ndarray
     extra: dict = field(default_factory=dict)
-
-
-@dataclass
-class Skipped:
-    item: str
-    reason: str
-
-    def __str__(self) -> str:
-        return f"{self.item}: {self.reason}"
-
-
-SkipFn = Callable[[str, str], None]
-
-
-@dataclass
-class Report:
-    """Validation report of one conversion (also written to ``<out>/prepare_report.json``)."""
-
-    dataset: str
-    out: str
-    counts: dict
-    alphabet: str
-    length: dict
-    unseen: dict  # stage -> characters that never occur in train
-    outside_config_alphabet: str  # train characters the configured alphabet lacks
-    skipped: list[Skipped]
-
-    def to_dict(self) -> dict:
-        return {
-            "dataset": self.dataset,
-            "out": self.out,
-            "counts": self.counts,
-            "alphabet": self.alphabet,
-            "alphabet_size": len(self.alphabet),
-            "length": self.length,
-            "unseen_in_train": self.unseen,
-            "outside_config_alphabet": self.outside_config_alphabet,
-            "skipped": [{"item": s.item, "reason": s.reason} for s in self.skipped],
-        }
-
-    def summary(self) -> str:
-        lines = [f"prepared {self.dataset!r} in {self.out}: "
-                 + ", ".join(f"{k} {v}" for k, v in self.counts.items())
-                 + f" (total {sum(self.counts.values())})"]
-        if self.counts.get("train"):
-            lines.append(f"alphabet ({len(self.alphabet)} chars, from train): {self.alphabet!r}")
-        else:
-            lines.append("no train line in this dataset: its characters are not compared with a "
-                         "train alphabet (the model's alphabet decides at evaluation)")
-        for st, stats in self.length.items():
-            if stats:
-                lines.append(f"  {st} text length: min {stats['min']}, mean {stats['mean']}, "
-                             f"median {stats['median']}, max {stats['max']}")
-        for st, chars in self.unseen.items():
-            if chars:
-                lines.append(f"  {st} has characters never seen in train: {chars!r}")
-        if self.outside_config_alphabet:
-            lines.append("  train characters missing from the configured alphabet: "
-                         f"{self.outside_config_alphabet!r}")
-        if not self.skipped:
-            lines.append("nothing skipped")
-        else:
-            groups = skip_groups(self.skipped)
-            lines.append(f"skipped {len(self.skipped)} item(s) for {len(groups)} reason(s) "
-                         f"(all listed in {REPORT_NAME}):")
-            for kind, items in groups:
-                shown = items[:SKIP_EXAMPLES]
-                more = f" (+{len(items) - len(shown)} more)" if len(items) > len(shown) else ""
-                lines.append(f"  ×{len(items)} {kind}")
-                lines += [f"      {s}" for s in shown]
-                if more:
-                    lines.append(f"      …{more}")
-        return "\n".join(lines)
-
-
-SKIP_EXAMPLES = 3
-_VARYING = re.compile(r"'[^']*'|\"[^\"]*\"|\S*[/\\]\S*"  # quoted, paths
-                      r"|\S+\.(?:xml|png|jpe?g|tiff?|txt)\b|\d+(?:[.,]\d+)?")  # files, numbers
-
-
-def skip_kind(reason: str) -> str:
-    """A skip reason with its varying parts (names, paths, numbers) replaced by ``…``, so that
-    the skips of one cause group together."""
-    return re.sub(r"(…[\s,×x.-]*)+…", "…", _VARYING.sub("…", reason))
-
-
-def skip_groups(skipped: list[Skipped]) -> list[tuple[str, list[Skipped]]]:
-    """Skips grouped by :func:`skip_kind`, biggest group first (ties: first seen first)."""
-    groups: dict[str, list[Skipped]] = {}
-    for s in skipped:
-        groups.setdefault(skip_kind(s.reason), []).append(s)
-    return sorted(groups.items(), key=lambda kv: -len(kv[1]))
-
-
-def _length_stats(texts: list[str]) -> dict:
-    if not texts:
-        return {}
-    n = [len(t) for t in texts]
-    return {"min": min(n), "mean": round(sum(n) / len(n), 2), "median": statistics.median(n),
-            "max": max(n)}
-
-
-def build_report(dataset: str, out: Path, rows: list[dict], skipped: list[Skipped],
-                 config_alphabet: str | None = None) -> Report:
-    by_stage = {st: [r["text"] for r in rows if r["stage"] == st] for st in STAGES}
-    alphabet = derive_alphabet(by_stage["train"])
-    seen = set(alphabet)
-    if by_stage["train"]:
-        unseen = {st: "".join(sorted(set("".join(by_stage[st])) - seen))
-                  for st in ("valid", "test")}
-    else:  # e.g. a test-only import: there is no train alphabet to compare with
-        unseen = {"valid": "", "test": ""}
-    outside = ""
-    if config_alphabet:
-        outside = "".join(sorted(seen - set(config_alphabet)))
-    return Report(
-        dataset=dataset,
-        out=str(out),
-        counts={st: len(by_stage[st]) for st in STAGES},
-        alphabet=alphabet,
-        length={st: _length_stats(by_stage[st]) for st in STAGES},
-        unseen=unseen,
-        outside_config_alphabet=outside,
-        skipped=list(skipped),
-    )
-
 
 _SAFE = re.compile(r"[^A-Za-z0-9._-]+")
 _BREAKS = re.compile(r"[\r\n\t\v\f\u2028\u2029]+")
@@ -379,81 +253,3 @@ class DatasetBuilder:
 
 class ImageProblem(ValueError):
     pass
-
-
-# ------------------------------------------------------------------------------ raw-layout helpers
-def find_one(raw: Path, names: Iterable[str], *, what: str, kind: str = "file",
-             required: bool = True) -> Path | None:
-    """First path under ``raw`` (itself, then depth-first, sorted) whose relative path ends with one
-    of ``names`` (``"ascii/lines.txt"`` or ``"lines.txt"``); raises a clear error when absent."""
-    names = [n.strip("/") for n in names]
-    want_dir = kind == "dir"
-    candidates: list[Path] = []
-    for dirpath, dirnames, filenames in os.walk(raw):
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-        entries = dirnames if want_dir else sorted(filenames)
-        for e in entries:
-            p = Path(dirpath) / e
-            rel = p.relative_to(raw).as_posix()
-            for n in names:
-                if rel == n or rel.endswith("/" + n):
-                    candidates.append(p)
-                    break
-        if candidates:
-            break
-    if candidates:
-        return min(candidates, key=lambda p: (len(p.relative_to(raw).parts), str(p)))
-    if want_dir:
-        for n in names:
-            if (raw / n).is_dir():
-                return raw / n
-    if required:
-        raise ConversionError(
-            f"missing {what}: no {' or '.join(names)} under {raw}. "
-            "See the dataset's docstring / README table for the expected layout."
-        )
-    return None
-
-
-def read_lines(path: Path, *, what: str) -> list[str]:
-    """Non-empty stripped lines of a UTF-8 text file (BOM tolerated)."""
-    if not path.is_file():
-        raise ConversionError(f"missing {what}: {path} does not exist")
-    raw = path.read_bytes()
-    if raw.startswith(b"\xef\xbb\xbf"):
-        raw = raw[3:]
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError:
-        text = raw.decode("latin-1")
-    return [ln.strip() for ln in text.splitlines() if ln.strip()]
-
-
-def read_text_file(path: Path) -> str:
-    raw = path.read_bytes()
-    if raw.startswith(b"\xef\xbb\xbf"):
-        raw = raw[3:]
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError:
-        return raw.decode("latin-1")
-
-
-def stage_lookup(lists: dict[str, Iterable[str]]) -> dict[str, str]:
-    """``{id: stage}`` from ``{stage: ids}``; an id in two lists is an error."""
-    out: dict[str, str] = {}
-    for stage, ids in lists.items():
-        for i in ids:
-            if i in out and out[i] != stage:
-                raise ConversionError(f"id {i!r} is listed in both {out[i]} and {stage} split files")
-            out[i] = stage
-    return out
-
-
-def missing(strict: bool, skip: SkipFn, item: str, reason: str) -> None:
-    """Report a missing per-line file: an error when ``strict``, a recorded skip otherwise."""
-    if strict:
-        raise MissingLineFiles(f"{item}: {reason} (pass task.options.strict=false to skip such "
-                               "lines instead)")
-    skip(item, reason)
-
