@@ -69,6 +69,22 @@ def steps(out: Path, fwd: list[str], t: DictConfig) -> list[tuple[str, list[str]
     ]
 
 
+def too_few_masks(summary: dict, min_share: float, t: DictConfig) -> str | None:
+    """Why a StackMix comparison would be meaningless with these masks (None when it is not):
+    a base model that reads almost no train line gives a bank of a few lines, which can write
+    almost none of the corpus."""
+    used, lines = int(summary.get("used", 0)), max(1, int(summary.get("lines", 0)))
+    if used >= min_share * lines:
+        return None
+    return (f"demo-method: the base model of step 1 reads too few train lines for a useful token "
+            f"bank: {used} of {lines} within task.max_cer={t.max_cer} (its CER on the train lines: "
+            f"{100 * float(summary.get('model_cer', 1.0)):.1f} %; task.min_masked={min_share:g} "
+            f"asks for {min_share * lines:.0f}), so step 4 would compare against a bank that "
+            f"cannot write the corpus. Give both trainings a larger budget (task.epochs, now "
+            f"{t.epochs}; `make demo` reaches 10 % test CER in 15 epochs) or, for a quick look "
+            f"only, a looser task.max_cer.")
+
+
 def _run_step(name: str, argv: list[str], folder: Path) -> float:
     log.info("demo step %s: python %s", name, " ".join(argv[1:]))
     t0 = time.perf_counter()
@@ -115,10 +131,15 @@ def run(cfg: DictConfig) -> dict:
     walls = {}
     plan = steps(out, fwd, t)
     try:
+        masks_file = out / "tokens" / str(cfg.dataset.name) / "char_masks.json"
+        masks: dict = {}
         for (name, argv), folder in zip(plan, ("base", "char_masks", "token_bank", str(t.compare))):
             walls[folder] = _run_step(name, argv, out / folder)
-        masks = json.loads((out / "tokens").joinpath(str(cfg.dataset.name), "char_masks.json")
-                           .read_text(encoding="utf-8")).get("summary", {})
+            if folder == "char_masks":
+                masks = json.loads(masks_file.read_text(encoding="utf-8")).get("summary", {})
+                why = too_few_masks(masks, float(t.get("min_masked", 0.0)), t)
+                if why:
+                    raise DemoStepError(f"{why} Everything so far is in {out}.")
         rows = []
         for label, aug in (("base", "base"), ("StackMix", str(t.compare))):
             m = _metrics(out / aug)
