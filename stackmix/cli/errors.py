@@ -31,7 +31,7 @@ EXPECTED = frozenset({
     "stackmix.fs.DiskFullError",
     "stackmix.fs.TextDecodeError",
     "stackmix.mix.bank.BankError",
-    "stackmix.mix.corpus.CorpusError",
+    "stackmix.mix.corpus_text.CorpusError",
     "stackmix.mix.masks.CharMasksError",
     "stackmix.mix.tokenize.UnrenderableTextError",
     "stackmix.text.UnknownCharactersError",

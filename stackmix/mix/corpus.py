@@ -1,6 +1,6 @@
 """The texts StackMix writes (step 4): a corpus of lines the token bank can render.
 
-Sources (``spec``):
+Sources (``spec``; read by :mod:`stackmix.mix.corpus_text`):
 
 * ``"train"`` / ``None``: the dataset's own train transcriptions, as they are;
 * a UTF-8 text file, several files (a list) or a folder of ``*.txt`` files: an external corpus
@@ -14,8 +14,8 @@ whose target lengths are drawn from the train lines' length distribution (capped
 longer than ``max_len`` (a single huge token), shorter than ``min_len`` or holding a character the
 bank cannot render are dropped and counted (:meth:`CorpusStats.report`).
 
-Storage: the usable lines are kept as ONE UTF-8 byte array plus an int64 offset array
-(:class:`CorpusLines`), never as a Python list of strings. With ``cache_dir`` the arrays are
+Storage (:mod:`stackmix.mix.corpus_store`): the usable lines are kept as ONE UTF-8 byte array
+plus an int64 offset array (:class:`CorpusLines`), never as a Python list of strings. With ``cache_dir`` the arrays are
 written once (streaming through the source, atomically) to ``<cache_dir>/<key>.bytes`` /
 ``.offsets.npy`` / ``.json`` and memory-mapped by every DataLoader worker, so a corpus of
 hundreds of MB costs its size once in the page cache, not once per worker. The key covers the
@@ -35,123 +35,17 @@ from typing import Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 
+from stackmix.mix.corpus_store import CorpusLines, LinesWriter
+from stackmix.mix.corpus_text import (WORDFREQ_PREFIX, CorpusError, CorpusNotFoundError,
+                                      corpus_files, cut_line, iter_file_lines, wordfreq_lines)
+
+__all__ = ["FORMAT_VERSION", "PAPER_MAX_LEN", "Corpus", "CorpusError", "CorpusLines",
+           "CorpusNotFoundError", "CorpusStats", "build_corpus", "cut_line", "describe_spec"]
+
 log = logging.getLogger(__name__)
 
 PAPER_MAX_LEN = 110  # the original project keeps corpus lines of at most 110 characters
 FORMAT_VERSION = 1
-WORDFREQ_PREFIX = "wordfreq:"
-
-
-class CorpusError(ValueError):
-    """The corpus cannot be used (missing file, not UTF-8, nothing renderable left, ...)."""
-
-
-class CorpusNotFoundError(CorpusError, FileNotFoundError):
-    """A corpus file or folder named by the configuration does not exist."""
-
-
-# ----------------------------------------------------------------------------------- storage
-class CorpusLines:
-    """Read-only sequence of lines stored as one UTF-8 byte array and line offsets.
-
-    ``len(c)``, ``c[i]`` (a ``str``), iteration and ``c.sample(rng)``. Pickles as its file prefix
-    when it was opened from disk (each process memory-maps the files on first use), else as the
-    two arrays.
-    """
-
-    def __init__(self, data: np.ndarray, offsets: np.ndarray, prefix: str | None = None):
-        self._data = data
-        self._offsets = offsets
-        self.prefix = prefix
-
-    @classmethod
-    def from_texts(cls, texts: Iterable[str]) -> "CorpusLines":
-        blobs = [t.encode("utf-8") for t in texts]
-        offsets = np.zeros(len(blobs) + 1, np.int64)
-        np.cumsum([len(b) for b in blobs], out=offsets[1:])
-        return cls(np.frombuffer(b"".join(blobs), np.uint8), offsets)
-
-    @classmethod
-    def open(cls, prefix: str | os.PathLike) -> "CorpusLines":
-        c = cls(None, None, str(prefix))  # type: ignore[arg-type]
-        c._load()
-        return c
-
-    def _load(self) -> None:
-        prefix = Path(self.prefix)
-        self._offsets = np.load(f"{prefix}.offsets.npy", mmap_mode="r")
-        size = int(self._offsets[-1])
-        self._data = (np.memmap(f"{prefix}.bytes", np.uint8, mode="r", shape=(size,))
-                      if size else np.zeros(0, np.uint8))
-
-    def __getstate__(self) -> dict:
-        if self.prefix is not None:
-            return {"prefix": self.prefix}
-        return {"prefix": None, "data": np.asarray(self._data), "offsets": np.asarray(self._offsets)}
-
-    def __setstate__(self, state: dict) -> None:
-        self.prefix = state["prefix"]
-        self._data = state.get("data")
-        self._offsets = state.get("offsets")
-
-    def _arrays(self) -> tuple[np.ndarray, np.ndarray]:
-        if self._offsets is None:
-            self._load()
-        return self._data, self._offsets
-
-    def __len__(self) -> int:
-        return len(self._arrays()[1]) - 1
-
-    def __getitem__(self, i: int) -> str:
-        data, off = self._arrays()
-        n = len(off) - 1
-        if i < 0:
-            i += n
-        if not 0 <= i < n:
-            raise IndexError(f"corpus line {i} out of range (0..{n - 1})")
-        return bytes(data[int(off[i]):int(off[i + 1])]).decode("utf-8")
-
-    def __iter__(self) -> Iterator[str]:
-        for i in range(len(self)):
-            yield self[i]
-
-    def sample(self, rng: np.random.Generator) -> str:
-        return self[int(rng.integers(len(self)))]
-
-
-class _LinesWriter:
-    """Appends lines to a bytes file (or memory) and keeps their offsets in a compact array."""
-
-    def __init__(self, path: Path | None):
-        self._fh = open(path, "wb") if path is not None else None
-        self._chunks: list[bytes] = []
-        self._lengths = np.zeros(1 << 16, np.int64)
-        self.n = 0
-
-    def add(self, text: str) -> None:
-        b = text.encode("utf-8")
-        if self._fh is not None:
-            self._fh.write(b)
-        else:
-            self._chunks.append(b)
-        if self.n == len(self._lengths):
-            self._lengths = np.resize(self._lengths, 2 * self.n)
-        self._lengths[self.n] = len(b)
-        self.n += 1
-
-    def offsets(self) -> np.ndarray:
-        off = np.zeros(self.n + 1, np.int64)
-        np.cumsum(self._lengths[:self.n], out=off[1:])
-        return off
-
-    def close(self) -> None:
-        if self._fh is not None and not self._fh.closed:
-            self._fh.flush()
-            os.fsync(self._fh.fileno())
-            self._fh.close()
-
-    def memory(self) -> CorpusLines:
-        return CorpusLines(np.frombuffer(b"".join(self._chunks), np.uint8), self.offsets())
 
 
 # ----------------------------------------------------------------------------------- stats
@@ -210,106 +104,6 @@ class Corpus:
 
     def report(self) -> str:
         return self.stats.report()
-
-
-# ----------------------------------------------------------------------------------- sources
-def cut_line(text: str, lengths: Sequence[int], rng: np.random.Generator) -> list[str]:
-    """Cut ``text`` at spaces into pieces whose target lengths are drawn from ``lengths``.
-
-    Each piece takes whole words while it stays within its target (always at least one word), so
-    a text shorter than its target stays whole.
-    """
-    words = [w for w in text.split(" ") if w]
-    out: list[str] = []
-    i = 0
-    lengths = np.asarray(lengths)
-    while i < len(words):
-        target = int(lengths[rng.integers(len(lengths))])
-        piece = words[i]
-        i += 1
-        while i < len(words) and len(piece) + 1 + len(words[i]) <= target:
-            piece += " " + words[i]
-            i += 1
-        out.append(piece)
-    return out
-
-
-def corpus_files(spec: str | os.PathLike | Sequence) -> list[Path]:
-    """The text files of a corpus spec: a file, a folder (its ``*.txt``, recursively) or a list."""
-    items = [spec] if isinstance(spec, (str, os.PathLike)) else list(spec)
-    files: list[Path] = []
-    for item in items:
-        p = Path(str(item)).expanduser()
-        if p.is_file():
-            files.append(p)
-        elif p.is_dir():
-            found = sorted(q for q in p.rglob("*.txt") if q.is_file())
-            if not found:
-                raise CorpusError(f"corpus folder {p} holds no *.txt files")
-            files.extend(found)
-        else:
-            raise CorpusNotFoundError(f"corpus file not found: {p}")
-    if not files:
-        raise CorpusError("no corpus file given")
-    return files
-
-
-def iter_file_lines(path: Path) -> Iterator[str]:
-    """Lines of a UTF-8 file (BOM accepted), streamed; a decoding error names the line."""
-    with open(path, "rb") as fh:
-        for no, raw in enumerate(fh, 1):
-            if no == 1 and raw.startswith(b"\xef\xbb\xbf"):
-                raw = raw[3:]
-            try:
-                yield raw.decode("utf-8").rstrip("\r\n")
-            except UnicodeDecodeError as e:
-                raise CorpusError(f"corpus file {path} is not UTF-8 at line {no} ({e.reason} at "
-                                  f"byte {e.start}); convert it, e.g. iconv -f <encoding> -t utf-8"
-                                  ) from None
-
-
-def wordfreq_lines(lang: str, *, n_lines: int, n_words: int, lengths: Sequence[int],
-                   normalize: Callable[[str], str], renderable: Callable[[str], bool],
-                   capitalize_p: float, rng: np.random.Generator) -> Iterator[str]:
-    """``n_lines`` word sequences in ``lang`` from the ``wordfreq`` top-``n_words`` list.
-
-    Only words whose characters the bank can render are used; words are drawn in proportion to
-    their frequency and joined until the line reaches its target length (drawn from ``lengths``);
-    the first letter is upper-cased with probability ``capitalize_p`` when the bank has it.
-    """
-    try:
-        import wordfreq
-    except ImportError as e:  # pragma: no cover - a declared dependency
-        raise CorpusError(f"corpus=wordfreq:{lang} needs the wordfreq package ({e})") from None
-    langs = sorted(wordfreq.available_languages())
-    if lang not in langs:
-        raise CorpusError(f"wordfreq has no word list for language {lang!r}; available: "
-                          f"{', '.join(langs)}")
-    words, freqs = [], []
-    for w in wordfreq.top_n_list(lang, n_words):
-        w = normalize(w)
-        if w and " " not in w and all(renderable(c) for c in w):
-            words.append(w)
-            freqs.append(wordfreq.word_frequency(w, lang))
-    if not words:
-        raise CorpusError(f"none of the {n_words} most frequent {lang!r} words can be written "
-                          "with the bank's characters (wrong language for this dataset?)")
-    p = np.asarray(freqs, np.float64)
-    p = p / p.sum() if p.sum() > 0 else None
-    lengths = np.asarray(lengths)
-    for _ in range(n_lines):
-        target = int(lengths[rng.integers(len(lengths))])
-        picks = rng.choice(len(words), size=max(1, target // 2), p=p)
-        line = words[picks[0]]
-        for k in picks[1:]:
-            if len(line) + 1 + len(words[k]) > target:
-                break
-            line += " " + words[k]
-        if rng.random() < capitalize_p:
-            up = line[0].upper()
-            if up != line[0] and len(up) == 1 and renderable(up):
-                line = up + line[1:]
-        yield line
 
 
 # ----------------------------------------------------------------------------------- building
@@ -412,7 +206,7 @@ def build_corpus(
         prefix.parent.mkdir(parents=True, exist_ok=True)
         remove_stale_temporaries(prefix.parent)  # left by a build that was killed
         tmp = prefix.with_name(f".{prefix.name}{TMP_MARK}{os.getpid()}-corpus")
-    writer = _LinesWriter(Path(f"{tmp}.bytes") if tmp is not None else None)
+    writer = LinesWriter(Path(f"{tmp}.bytes") if tmp is not None else None)
     ok_cache: dict[str, bool] = {}
     try:
         for t in pieces:

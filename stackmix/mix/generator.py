@@ -8,7 +8,7 @@ from typing import Sequence
 import numpy as np
 
 from stackmix.mix.bank import TokenBank
-from stackmix.mix.corpus import CorpusLines
+from stackmix.mix.corpus_store import CorpusLines
 from stackmix.mix.tokenize import PAPER_CAP_WEIGHTS, PAPER_CAPS, SpanTokenizer
 
 
