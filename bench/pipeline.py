@@ -35,7 +35,7 @@ from hydra import compose, initialize_config_module
 from stackmix import resolvers  # noqa: F401
 from stackmix.data.datamodule import HTRDataModule
 from stackmix.mix import build_generator
-from stackmix.mix.bank import build_bank, default_height
+from stackmix.mix.bank_build import build_bank, default_height
 from stackmix_gen import synthetic_true_masks
 
 AUGS = ["none", "base", "blots", "stackmix", "blots_stackmix"]

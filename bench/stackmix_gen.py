@@ -38,7 +38,8 @@ import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
 from stackmix.data.image import resize_pad  # noqa: E402
-from stackmix.mix.bank import TokenBank, build_bank, default_height  # noqa: E402
+from stackmix.mix.bank import TokenBank  # noqa: E402
+from stackmix.mix.bank_build import build_bank, default_height  # noqa: E402
 from stackmix.mix.generator import StackMixGenerator  # noqa: E402
 from stackmix.mix.masks import CharMasks, boundary_errors, true_char_masks  # noqa: E402
 from stackmix.resolvers import project_root  # noqa: E402
@@ -180,7 +181,7 @@ def figure(prefix: Path, root: Path, out: Path, stage: str = "valid", n: int = 5
     from stackmix.data.marking import read_marking
     from stackmix.fs import atomic_write_bytes
     from stackmix.data.image import read_gray
-    from stackmix.mix.bank import normalize_line
+    from stackmix.mix.bank_build import normalize_line
 
     bank = TokenBank(prefix)
     chars = bank.chars

@@ -2,7 +2,8 @@
 
 * ``boundaries``: CTC path → per-character pixel boundaries
 * ``masks``: the char masks file (and its error against true character extents)
-* ``bank``: build / read the single-file, memory-mapped token bank
+* ``bank``: the token bank's files and :class:`TokenBank`, which reads them (memory-mapped)
+* ``bank_build``: building the bank from char masks
 * ``tokenize``: greedy split of a text into bank spans with the paper's random length cap
 * ``corpus``: the texts StackMix writes
 * ``generator``: stitches crops into lines; ``build_generator`` wires it into training

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from omegaconf import DictConfig
 
-from stackmix.mix.bank import build_bank, default_height
+from stackmix.mix.bank_build import build_bank, default_height
 from stackmix.mix.masks import CharMasks, CharMasksError
 
 log = logging.getLogger(__name__)

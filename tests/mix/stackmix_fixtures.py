@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 
 from stackmix.data.marking import write_marking
-from stackmix.mix.bank import build_bank
+from stackmix.mix.bank_build import build_bank
 from stackmix.mix.masks import CharMasks, LineMask
 
 TEXTS = ["abc de", "bad cab", "face deaf", "cafe bead", "dab ace", "fade bad"]

@@ -6,8 +6,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from stackmix.mix.bank import (BankError, BankNotFoundError, TokenBank, build_bank, index_path,
-                               normalize_line)
+from stackmix.mix.bank import BankError, BankNotFoundError, TokenBank, index_path
+from stackmix.mix.bank_build import build_bank, normalize_line
 from stackmix_fixtures import TEXTS, make_bank, make_masked_dataset, printed_line
 
 
@@ -79,7 +79,7 @@ KILL_SCRIPT = r"""
 import os, signal, sys
 import numpy as np
 sys.path.insert(0, sys.argv[3])
-from stackmix.mix.bank import build_bank
+from stackmix.mix.bank_build import build_bank
 from stackmix.mix.masks import CharMasks
 real = np.savez
 def dying_savez(fh, **arrays):
@@ -114,7 +114,7 @@ def test_killed_build_leaves_the_previous_bank_trusted(tmp_path):
 
 
 def test_default_height_never_upscales_the_lines(tmp_path):
-    from stackmix.mix.bank import default_height
+    from stackmix.mix.bank_build import default_height
 
     masks = make_masked_dataset(tmp_path / "data")  # 40-px lines, model input 32 px high
     assert default_height(masks) == 32

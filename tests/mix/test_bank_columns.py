@@ -2,7 +2,8 @@
 two boundaries on the same column (a crop of n characters is never narrower than n columns)."""
 import numpy as np
 
-from stackmix.mix.bank import TokenBank, build_bank
+from stackmix.mix.bank import TokenBank
+from stackmix.mix.bank_build import build_bank
 from stackmix.mix.masks import CharMasks, LineMask
 from stackmix_fixtures import printed_line
 

@@ -3,7 +3,8 @@ all have the same paper level, on which smoothing is the identity)."""
 import numpy as np
 
 from stackmix.mix import StackMixGenerator
-from stackmix.mix.bank import TokenBank, build_bank
+from stackmix.mix.bank import TokenBank
+from stackmix.mix.bank_build import build_bank
 from stackmix.mix.masks import CharMasks, LineMask
 from stackmix_fixtures import printed_line
 

@@ -1,6 +1,6 @@
 import numpy as np
 
-from stackmix.mix.bank import normalize_line
+from stackmix.mix.bank_build import normalize_line
 from stackmix.mix.ink import column_ink, ink_centre_row, ink_extent, paper_level
 
 

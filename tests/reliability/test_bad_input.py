@@ -256,7 +256,7 @@ def test_char_masks_count_unreadable_images_as_rejected(tmp_path):
 
 
 def test_token_bank_names_a_missing_or_corrupt_image(tmp_path):
-    from stackmix.mix.bank import build_bank
+    from stackmix.mix.bank_build import build_bank
     from stackmix.mix.masks import CharMasks, LineMask
 
     root = make_dataset(tmp_path / "d", counts=(2, 0, 0), texts=["abc", "bad"])

@@ -11,7 +11,8 @@ import numpy as np
 from conftest import render_line
 from stackmix.data.marking import write_marking
 from stackmix.fs import HOST_TAG, TMP_MARK
-from stackmix.mix.bank import TokenBank, build_bank
+from stackmix.mix.bank import TokenBank
+from stackmix.mix.bank_build import build_bank
 from stackmix.mix.generator import StackMixGenerator
 from stackmix.mix.masks import CharMasks, LineMask
 
