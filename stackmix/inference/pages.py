@@ -8,7 +8,7 @@ declares another page size than the image's (a page whose lines do not fit the i
 and with ``geometry="polygon"`` (the default) pixels outside the line's polygon are painted white;
 ``"box"`` crops the line's box.
 
-Written back (everything else — other elements, attributes, comments, whitespace — is kept):
+Written back (:mod:`stackmix.inference.page_write`; everything else — other elements, attributes, comments, whitespace — is kept):
 
 * ALTO: each ``TextLine``'s ``String`` / ``SP`` / ``HYP`` children are replaced by the recognized
   text. When the line already has as many ``String`` elements as the prediction has words, each
@@ -26,13 +26,15 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from stackmix.data.formats.page import local
+from stackmix.inference.page_write import write_alto_line, write_page_line, write_tree
 
 log = logging.getLogger(__name__)
 
@@ -57,14 +59,6 @@ class PageResult:
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (line id, reason)
 
 
-def _local(tag) -> str:
-    return tag.rsplit("}", 1)[-1] if isinstance(tag, str) else ""
-
-
-def _ns(tag: str) -> str:
-    return tag[: tag.index("}") + 1] if tag.startswith("{") else ""
-
-
 def parse_keeping_everything(path: Path) -> ET.ElementTree:
     """Parse ``path`` with its comments and processing instructions, and register its namespace
     prefixes so that writing it back keeps them (``ns0:`` prefixes would otherwise appear)."""
@@ -81,7 +75,7 @@ def page_format(path: Path) -> str | None:
     """``"alto"``, ``"pagexml"`` or ``None`` from the root element of an XML file."""
     try:
         for _, el in ET.iterparse(path, events=("start",)):
-            return {"alto": "alto", "PcGts": "pagexml"}.get(_local(el.tag))
+            return {"alto": "alto", "PcGts": "pagexml"}.get(local(el.tag))
     except ET.ParseError:
         return None
     return None
@@ -93,14 +87,14 @@ def _text_lines(root, fmt: str) -> list[tuple[Any, tuple | None, np.ndarray | No
     if fmt == "alto":
         from stackmix.data.formats.alto import line_geometry
 
-        for tl in (el for el in root.iter() if _local(el.tag) == "TextLine"):
+        for tl in (el for el in root.iter() if local(el.tag) == "TextLine"):
             box, poly = line_geometry(tl)
             out.append((tl, box, poly, tl.get("ID") or ""))
     else:
         from stackmix.data.formats.page import bbox, children
         from stackmix.data.formats.pagexml import coords, ordered_regions
 
-        page = next((el for el in root.iter() if _local(el.tag) == "Page"), None)
+        page = next((el for el in root.iter() if local(el.tag) == "Page"), None)
         if page is None:
             return []
         for region in ordered_regions(page):
@@ -116,13 +110,13 @@ def _page_image_and_size(root, fmt: str, xml: Path, images: Path | None):
 
     if fmt == "alto":
         name = next(((el.text or "").strip() or None for el in root.iter()
-                     if _local(el.tag) == "fileName"), None)
+                     if local(el.tag) == "fileName"), None)
         unit = next(((el.text or "pixel").strip() for el in root.iter()
-                     if _local(el.tag) == "MeasurementUnit"), "pixel")
-        page = next((el for el in root.iter() if _local(el.tag) == "Page"), None)
+                     if local(el.tag) == "MeasurementUnit"), "pixel")
+        page = next((el for el in root.iter() if local(el.tag) == "Page"), None)
         size = [page.get(a) if page is not None else None for a in ("WIDTH", "HEIGHT")]
     else:
-        page = next((el for el in root.iter() if _local(el.tag) == "Page"), None)
+        page = next((el for el in root.iter() if local(el.tag) == "Page"), None)
         name = page.get("imageFilename") if page is not None else None
         unit = "pixel"
         size = [page.get(a) if page is not None else None for a in ("imageWidth", "imageHeight")]
@@ -216,96 +210,6 @@ def page_inputs(items: list[str]) -> list[Path] | None:
     return xmls or None
 
 
-# ---------------------------------------------------------------------------------- write back
-def _fmt_conf(p: float) -> str:
-    return f"{max(0.0, min(1.0, float(p))):.4f}"
-
-
-def _words(text: str, char_probs: list[float]) -> list[tuple[str, float]]:
-    """Words of ``text`` with the mean probability of their characters."""
-    out, start = [], None
-    for i, ch in enumerate(text + " "):
-        if ch != " " and start is None:
-            start = i
-        elif ch == " " and start is not None:
-            probs = char_probs[start:i]
-            out.append((text[start:i], float(np.mean(probs)) if probs else 0.0))
-            start = None
-    return out
-
-
-def write_alto_line(tl, text: str, confidence: float, char_probs: list[float]) -> None:
-    ns = _ns(tl.tag)
-    content = [c for c in tl if _local(c.tag) in ("String", "SP", "HYP")]
-    strings = [c for c in content if _local(c.tag) == "String"]
-    words = _words(text, char_probs)
-    if strings and len(strings) == len(words):
-        for s, (w, p) in zip(strings, words):
-            s.set("CONTENT", w)
-            s.set("WC", _fmt_conf(p))
-        return
-    pos = list(tl).index(content[0]) if content else len(
-        [c for c in tl if _local(c.tag) == "Shape"])
-    geo = {a: tl.get(a) for a in ("HPOS", "VPOS", "WIDTH", "HEIGHT") if tl.get(a) is not None}
-    tail = content[-1].tail if content else None
-    for c in content:
-        tl.remove(c)
-    s = ET.Element(ns + "String", {"CONTENT": text, **geo, "WC": _fmt_conf(confidence)})
-    s.tail = tail
-    tl.insert(pos, s)
-
-
-_PAGE_BEFORE_TEXTEQUIV = ("AlternativeImage", "Coords", "Baseline", "Word")
-
-
-def write_page_line(tl, text: str, confidence: float) -> None:
-    ns = _ns(tl.tag)
-    old = [c for c in tl if _local(c.tag) == "TextEquiv"]
-    pos = list(tl).index(old[0]) if old else 1 + max(
-        (i for i, c in enumerate(tl) if _local(c.tag) in _PAGE_BEFORE_TEXTEQUIV), default=-1)
-    tail = old[0].tail if old else None
-    for c in old:
-        tl.remove(c)
-    eq = ET.Element(ns + "TextEquiv", {"conf": _fmt_conf(confidence)})
-    uni = ET.SubElement(eq, ns + "Unicode")
-    uni.text = text
-    eq.tail = tail if tail is not None else (tl.text or None)
-    tl.insert(pos, eq)
-
-
-_PROLOG_ITEM = re.compile(rb"\s*(<\?xml[^>]*\?>|<\?.*?\?>|<!--.*?-->|<!DOCTYPE[^>]*>)", re.S)
-
-
-def _prolog(original: bytes) -> bytes:
-    """Comments, processing instructions and DOCTYPE before the root element (ElementTree keeps
-    only the root, so they are carried over from the original bytes); not the XML declaration."""
-    out, pos = [], 0
-    while True:
-        m = _PROLOG_ITEM.match(original, pos)
-        if m is None:
-            break
-        if not m.group(1).startswith(b"<?xml "):
-            out.append(m.group(0).lstrip(b"\r\n") if not out else m.group(0))
-        pos = m.end()
-    return b"".join(out).strip(b"\r\n")
-
-
-def write_tree(tree: ET.ElementTree, out: Path, original: Path | None = None) -> None:
-    """Write ``tree`` as UTF-8 with an XML declaration and the original file's prolog."""
-    import io
-
-    from stackmix.fs import atomic_write_bytes
-
-    buf = io.BytesIO()
-    tree.write(buf, encoding="UTF-8", xml_declaration=False)
-    prolog = _prolog(Path(original).read_bytes()) if original is not None else b""
-    data = b'<?xml version="1.0" encoding="UTF-8"?>\n' + (prolog + b"\n" if prolog else b"")
-    data += buf.getvalue().lstrip()
-    if not data.endswith(b"\n"):
-        data += b"\n"
-    atomic_write_bytes(out, data)
-
-
 def recognize_page(recognizer, decoder, xml: str | os.PathLike, out: str | os.PathLike, *,
                    images: str | os.PathLike | None = None, geometry: str = "polygon",
                    padding: int = 0, batch_size: int = 16) -> PageResult:
@@ -330,5 +234,4 @@ def recognize_page(recognizer, decoder, xml: str | os.PathLike, out: str | os.Pa
 
 
 __all__ = ["PageError", "PageResult", "looks_like_page", "page_format", "page_inputs",
-           "read_page_lines", "recognize_page",
-           "write_alto_line", "write_page_line"]
+           "read_page_lines", "recognize_page"]

@@ -246,7 +246,7 @@ def test_predict_page_xml_round_trip(model, tmp_path):
 def test_alto_strings_keep_their_geometry_when_the_word_count_matches():
     import xml.etree.ElementTree as ET
 
-    from stackmix.inference.pages import write_alto_line
+    from stackmix.inference.page_write import write_alto_line
 
     tl = ET.fromstring('<TextLine HPOS="0" VPOS="0" WIDTH="90" HEIGHT="9"><String CONTENT="a" '
                        'HPOS="1"/><SP/><String CONTENT="b" HPOS="50"/></TextLine>')

@@ -13,7 +13,7 @@ from stackmix.data.sources.common import ConversionError
 
 __all__ = ["PageCache", "PageDoesNotFit", "SIBLING_IMAGE_FOLDERS", "TOLERANCE", "bbox", "children",
            "crop_region", "document_key", "extents_of", "find_page_image", "first_child",
-           "fit_page", "image_size", "local", "missing_image_reason", "parse_points", "parse_xml",
+           "fit_page", "image_size", "local", "missing_image_reason", "namespace", "parse_points", "parse_xml",
            "xml_files"]
 
 log = logging.getLogger(__name__)
@@ -22,6 +22,11 @@ log = logging.getLogger(__name__)
 def local(tag: str) -> str:
     """Tag name without its namespace (``{ns}TextLine`` → ``TextLine``)."""
     return tag.rsplit("}", 1)[-1] if isinstance(tag, str) else ""
+
+
+def namespace(tag: str) -> str:
+    """A tag's namespace part, braces included (``{ns}TextLine`` → ``{ns}``; none → ``""``)."""
+    return tag[: tag.index("}") + 1] if tag.startswith("{") else ""
 
 
 def children(el, name: str):
