@@ -19,8 +19,8 @@ from torch.utils.data import DataLoader
 from stackmix.data.cache import CachedImages, ImageCache, open_or_build
 from stackmix.data.dataset import LineDataset, collate_lines
 from stackmix.data.image import DEFAULT_FIT, check_fit, image_remarks, read_gray
-from stackmix.data.loaders import (ResumableLoader, kill_workers_at_exit, resume_sampler,
-                                   train_progress, worker_init)
+from stackmix.data.loaders import (ResumableLoader, WorkerLoader, kill_workers_at_exit,
+                                   resume_sampler, train_progress, worker_init)
 from stackmix.data.marking import Marking, MarkingError, Sample, Skip, read_marking
 from stackmix.data.sampler import EpochSampler
 from stackmix.data.splits import DatasetError, build_splits, no_train_rows
@@ -257,7 +257,7 @@ class HTRDataModule(L.LightningDataModule):
         trainer = getattr(self, "trainer", None)
         if trainer is not None:  # before Lightning's set_epoch: workers prefetch at iter()
             sampler.set_epoch(int(trainer.current_epoch))
-        cls = ResumableLoader if split == "train" else DataLoader
+        cls = ResumableLoader if split == "train" else WorkerLoader
         if self.num_workers > 0:
             kill_workers_at_exit()
         loader = cls(

@@ -3,9 +3,11 @@
 Signals. SLURM (and ``kill -TERM -<pgid>``) signal every process of a job: DataLoader workers
 ignore SIGTERM so the main process can finish its batch and write the preemption checkpoint. A
 worker that ignores SIGTERM cannot be stopped by ``multiprocessing``'s exit handler either (it
-terminates daemon children with SIGTERM, then waits for them), so ``kill_workers_at_exit`` makes
-the main process kill its remaining DataLoader workers with SIGKILL when it exits, whatever the
-stage (training, validation, test) or the reason.
+terminates daemon children with SIGTERM, then waits for them for ever), so every loader of the
+data module is a ``WorkerLoader``, which records the worker processes it starts, and
+``kill_workers_at_exit`` makes the main process kill those still alive with SIGKILL when it exits,
+whatever the stage (training, validation, test) or the reason. (The workers cannot be recognised
+from ``multiprocessing.active_children()``: a started ``Process`` no longer holds its target.)
 
 Resume. ``train_progress`` is what the data module saves in every checkpoint (how far the current
 training epoch got, and what the data were); ``resume_sampler`` makes a resumed run's sampler
@@ -17,6 +19,7 @@ import atexit
 import logging
 import multiprocessing
 import signal
+import weakref
 
 from torch.utils.data import DataLoader, get_worker_info
 
@@ -36,10 +39,20 @@ def worker_init(worker_id: int) -> None:
 
 
 _EXIT_HOOK_INSTALLED = False
+_WORKERS: "weakref.WeakSet[multiprocessing.process.BaseProcess]" = weakref.WeakSet()
+
+
+class WorkerLoader(DataLoader):
+    """A DataLoader whose worker processes are recorded for ``kill_workers_at_exit``."""
+
+    def _get_iterator(self):
+        iterator = super()._get_iterator()
+        _WORKERS.update(getattr(iterator, "_workers", ()))
+        return iterator
 
 
 def kill_workers_at_exit() -> None:
-    """Register (once per process) an exit handler that SIGKILLs DataLoader workers still alive.
+    """Register (once per process) an exit handler that SIGKILLs the DataLoader workers still alive.
 
     ``atexit`` runs handlers last-in first-out; this one is registered after ``multiprocessing``'s
     (imported with torch), so it runs before that one would wait for the workers for ever."""
@@ -52,17 +65,18 @@ def kill_workers_at_exit() -> None:
 
 
 def _kill_dataloader_workers() -> None:
-    from torch.utils.data._utils.worker import _worker_loop
-
-    workers = [p for p in multiprocessing.active_children()
-               if getattr(p, "_target", None) is _worker_loop]
+    """At exit: SIGKILL this process's DataLoader workers (of ``WorkerLoader``s) still alive."""
+    workers = [p for p in multiprocessing.active_children() if p in _WORKERS]
+    if workers and hasattr(signal, "SIGCHLD"):
+        # torch's SIGCHLD handler would report the killed workers as a failure of the loader
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
     for p in workers:
         p.kill()
     for p in workers:
         p.join(timeout=5)
 
 
-class ResumableLoader(DataLoader):
+class ResumableLoader(WorkerLoader):
     """The train loader. Mid-epoch resumption is done by the data module's ``state_dict`` /
     ``load_state_dict``: the data module's state is restored before the loader is built, whereas
     Lightning restores loader states only after ``configure_optimizers`` has already built and

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from lightning.pytorch.callbacks import ModelCheckpoint
+from lightning.pytorch.callbacks import ModelCheckpoint, OnExceptionCheckpoint
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 
 from stackmix import checkpoints
@@ -67,3 +67,45 @@ class StepCheckpoint(ModelCheckpoint):
         if batch_idx + 1 >= trainer.num_training_batches:
             return
         super().on_train_batch_end(trainer, pl_module, outputs, batch, batch_idx)
+
+
+class ExceptionCheckpoint(OnExceptionCheckpoint):
+    """``OnExceptionCheckpoint`` (SIGTERM, Ctrl-C, a crash) that a resumed run continues correctly
+    when the training was stopped during an epoch's validation.
+
+    Lightning stops validation after a finished batch, and a checkpoint taken then looks to it
+    like one taken after that validation: the resumed run would skip the epoch's validation (no
+    entry in history.json, no best-checkpoint candidate). The checkpoint's validation progress is
+    marked as interrupted inside a batch instead, which Lightning resumes by running that
+    validation again from its start."""
+
+    def on_exception(self, trainer, pl_module, exception: BaseException) -> None:
+        self._in_validation = bool(trainer.state.fn == "fit" and trainer.validating
+                                   and not trainer.sanity_checking)
+        try:
+            super().on_exception(trainer, pl_module, exception)
+        finally:
+            self._in_validation = False
+
+    def on_save_checkpoint(self, trainer, pl_module, checkpoint: dict) -> None:
+        if getattr(self, "_in_validation", False):
+            mark_validation_interrupted(checkpoint)
+
+
+def mark_validation_interrupted(checkpoint: dict) -> None:
+    """Make the fit loop's validation progress read "stopped inside a batch" (started, not yet
+    processed), Lightning's condition to run that validation again when resuming."""
+    progress = checkpoint.get("loops", {}).get("fit_loop", {}).get(
+        "epoch_loop.val_loop.batch_progress")
+    if not progress:
+        return
+    total, current = progress["total"], progress["current"]
+    if total["processed"] != total["started"]:
+        return  # already inside a batch
+    if current["completed"] > 0:  # after a finished batch: that batch is "in progress" again
+        keys, change = ("processed", "completed"), -1
+    else:  # before its first batch
+        keys, change = ("ready", "started"), 1
+    for counts in (total, current):
+        for key in keys:
+            counts[key] += change

@@ -14,10 +14,13 @@ log = logging.getLogger(__name__)
 
 
 def _progress(ckpt: dict) -> tuple:
-    """How far a checkpoint got: (global step, epochs finished, validation batches run)."""
+    """How far a checkpoint got: (global step, epochs trained, validation batches run).
+
+    Epochs trained: ``processed`` (training and validation ran through), not ``completed``, which
+    Lightning increments only after the end-of-epoch hooks that write ``last.ckpt``."""
     loops = ckpt.get("loops") or {}
     fit = loops.get("fit_loop") or {}
-    epochs = (fit.get("epoch_progress") or {}).get("total", {}).get("completed", 0)
+    epochs = (fit.get("epoch_progress") or {}).get("total", {}).get("processed", 0)
     try:
         val = fit["epoch_loop.val_loop.batch_progress"]["total"]["completed"]
     except (KeyError, TypeError):

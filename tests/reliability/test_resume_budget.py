@@ -75,10 +75,6 @@ def test_changed_batch_size_then_more_epochs_resume_to_the_end(data, tmp_path):
     before = metrics.stat().st_mtime_ns, metrics.read_text()
     fourth = run(data, tmp_path, "data.batch_size=3", "trainer.max_epochs=3")
     assert fourth.returncode == 0, fourth.stderr[-4000:]
-    if "is a finished run" not in fourth.stdout:
-        # open (issue 15 item 16, second half): after the resumes above, the finished-run check
-        # does not recognise the run and it is tested again; the phases above are still checked
-        pytest.xfail("known bug: resume=auto on this finished run tests it again")
     assert "is a finished run" in fourth.stdout and "nothing changed" in fourth.stdout
     assert (metrics.stat().st_mtime_ns, metrics.read_text()) == before
 

@@ -53,7 +53,6 @@ def sigterm_in(stage: str, data: Path, tmp_path: Path, *more: str) -> tuple[int,
     return proc.returncode, log.read_text()
 
 
-@pytest.mark.xfail(strict=True, reason="known bug (issue 15 item 2, README 'When things go wrong'): with DataLoader workers, SIGTERM during validation writes on_exception.ckpt and prints the resume command, then the process does not exit; kill it with SIGKILL after the message")
 def test_sigterm_during_validation_exits_143_with_a_resumable_checkpoint(data, tmp_path):
     rc, err = sigterm_in("validation", data, tmp_path)
     assert rc == 143, err[-3000:]
