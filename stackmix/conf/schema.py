@@ -69,7 +69,8 @@ class ClaheConf:
 class RotateConf:
     _target_: str = MISSING
     p: float = MISSING
-    limit: float = MISSING
+    rotate: List[float] = MISSING
+    fit_output: bool = MISSING
     border_mode: int = MISSING
     fill: float = MISSING
 

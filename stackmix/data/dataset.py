@@ -31,7 +31,8 @@ class LineDataset(Dataset):
 
     ``transform`` is an albumentations-style callable (``transform(image=...)["image"]``) applied
     to the resized line before it is padded (so blots and rotation act on the writing, not on the
-    white padding); ``generator`` (train only) replaces a sample by a generated line with
+    white padding; a transform that changes the size, such as the rotation that keeps the whole
+    line, is followed by fitting the line again); ``generator`` (train only) replaces a sample by a generated line with
     probability ``generator.p``.
     """
 
@@ -89,9 +90,12 @@ class LineDataset(Dataset):
         else:
             img = self.load(index)
         if self.transform is not None:
+            shape = img.shape[:2]
             img = self.transform(image=img)["image"]
-        if img.ndim == 3:
-            img = img[..., 0]
+            if img.ndim == 3:
+                img = img[..., 0]
+            if img.shape[:2] != shape:  # a transform that grew the canvas (rotation, fit_output)
+                img = fit_resize(img, self.image_h, self.image_w, fit=self.fit)
         img = pad_to(img, self.image_h, self.image_w, fit=self.fit)
         return {
             "image": torch.from_numpy(np.ascontiguousarray(img))[None],
