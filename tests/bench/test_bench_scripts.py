@@ -77,3 +77,21 @@ def test_workers_needed():
     assert workers_needed({0: 500.0, 2: 900.0}, 800.0)[0] == 2      # measured
     assert workers_needed({1: 400.0, 2: 700.0}, 2000.0)[0] == 5     # 400 lines/s per worker
     assert workers_needed({0: 300.0}, 200.0)[0] == 1                # never 0: loading runs beside the step
+
+
+def test_rotation_cut_measures_what_a_framed_rotation_loses(tmp_path):
+    from conftest import make_dataset
+    long = "the quick brown fox jumps over the lazy dog and runs far away"  # ~16 times as wide as high
+    root = make_dataset(tmp_path / "data", counts=(6, 1, 1), texts=[long] * 8)
+    out = run_script("rotation_cut.py", "--data", str(root), "--angles", "3", "0")
+    cut = dict(re.findall(r"rotated by ([\d.]+) deg within the frame: ink cut off mean (-?[\d.]+) %", out))
+    assert set(cut) == {"3", "0"}, out
+    assert float(cut["3"]) > 1.0 and float(cut["0"]) < 0.5, out  # no turn, nothing cut
+
+
+def test_channels_last_prints_both_formats_and_the_ratio():
+    out = run_script("channels_last.py", "--repeats", "1", "--steps", "1")
+    found = re.findall(r"NCHW ([\d.]+) ms/step .* channels_last ([\d.]+) ms/step .*: ([\d.]+)x", out)
+    assert len(found) == 2, out
+    for nchw, nhwc, ratio in found:
+        assert float(ratio) == pytest.approx(float(nchw) / float(nhwc), rel=0.05, abs=0.02)
