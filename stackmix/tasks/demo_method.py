@@ -81,8 +81,7 @@ def too_few_masks(summary: dict, min_share: float, t: DictConfig) -> str | None:
             f"{100 * float(summary.get('model_cer', 1.0)):.1f} %; task.min_masked={min_share:g} "
             f"asks for {min_share * lines:.0f}), so step 4 would compare against a bank that "
             f"cannot write the corpus. Give both trainings a larger budget (task.epochs, now "
-            f"{t.epochs}; `make demo` reaches 10 % test CER in 15 epochs) or, for a quick look "
-            f"only, a looser task.max_cer.")
+            f"{t.epochs}) or, for a quick look only, a looser task.max_cer.")
 
 
 def _run_step(name: str, argv: list[str], folder: Path) -> float:

@@ -10,7 +10,7 @@ from omegaconf import OmegaConf
 
 from conftest import REPO
 
-from stackmix.tasks.demo_method import forwarded_overrides, too_few_masks
+from stackmix.tasks.demo_method import forwarded_overrides, steps, too_few_masks
 
 
 def test_dataset_paths_and_seed_overrides_reach_every_step():
@@ -20,6 +20,25 @@ def test_dataset_paths_and_seed_overrides_reach_every_step():
     assert forwarded_overrides(given, "synthetic") == [
         "dataset=synthetic", "dataset.synthetic.n_train=40", "+dataset.extra=1",
         "paths.cache_dir=/c", "seed=3"]
+
+
+def test_both_trainings_get_the_one_budget_and_the_fast_demo_settings(tmp_path):
+    """The composed defaults: the same epochs and train_args (32x320, batch 16, one thread) in both
+    training commands, after the forwarded overrides (so they apply), none in the prepare steps."""
+    from hydra import compose, initialize_config_module
+    with initialize_config_module("stackmix.conf", version_base="1.3"):
+        cfg = compose("prepare", overrides=["task=demo_method", "dataset=synthetic"])
+    plan = steps(tmp_path, ["dataset=synthetic", "dataset.image_h=48"], cfg.task)
+    fast = ["dataset.image_h=32", "dataset.image_w=320", "data.batch_size=16", "threads=1",
+            "data.num_workers=1"]
+    trains = [argv for name, argv in plan if "stackmix.cli.train" in argv]
+    assert len(trains) == 2
+    for argv in trains:
+        assert f"trainer.max_epochs={cfg.task.epochs}" in argv and all(a in argv for a in fast)
+        assert argv.index("dataset.image_h=32") > argv.index("dataset.image_h=48")
+    for name, argv in plan:
+        if "stackmix.cli.prepare" in argv:
+            assert not any(a in argv for a in fast)
 
 
 def test_a_base_model_that_reads_almost_nothing_stops_the_demo_before_step_4():
