@@ -48,13 +48,17 @@ class HTRModule(L.LightningModule):
         scheduler: dict | None = None,
         normalize: dict | None = None,
         dataset_name: str | None = None,
-        channels_last: bool = False,
+        channels_last: bool | str = False,
         compile: bool = False,
         freeze_backbone: bool = False,
         freeze_epochs: int = 1,
         fit: str = "height",
     ):
         super().__init__()
+        if channels_last == "auto":  # the paper network: NHWC on a GPU only (slower on a CPU)
+            channels_last = torch.cuda.is_available()
+        elif not isinstance(channels_last, bool):
+            raise ValueError(f"model.channels_last must be true, false or auto, got {channels_last!r}")
         self.save_hyperparameters({
             "net": _plain(net), "alphabet": alphabet, "image_h": int(image_h),
             "image_w": int(image_w), "optimizer": _plain(optimizer),
