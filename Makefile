@@ -23,7 +23,7 @@ install: $(STAMP)  ## create .venv and install the package with its dev tools
 demo: $(STAMP)  ## train + evaluate on the embedded synthetic dataset (CPU, 10-26 min)
 	$(PY) train.py $(ARGS)
 
-demo-method: $(STAMP)  ## the method end to end on synthetic: base, char masks, bank, base vs blots_stackmix, 7 epochs each (CPU, ~25 min)
+demo-method: $(STAMP)  ## the method end to end on synthetic: base, char masks, bank, base vs blots_stackmix, 7 epochs each (CPU, ~16 min)
 	$(PY) prepare.py task=demo_method dataset=synthetic $(ARGS)
 
 test: $(STAMP)  ## run the whole test suite (what CI runs)
