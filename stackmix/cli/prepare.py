@@ -31,7 +31,10 @@ def main(cfg: DictConfig):
         raise SystemExit(2)
 
     def prepare():
+        from stackmix.conf.hardware import set_threads
         from stackmix.tasks import load_task
+
+        set_threads(cfg.get("threads"))
 
         module, notice = load_task(str(cfg.task.name))
         if notice:

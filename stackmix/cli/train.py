@@ -76,12 +76,10 @@ def run(cfg: DictConfig) -> dict:
     from stackmix.report import summary_table, write_metrics, write_predictions
     from stackmix.training.preemption import SubmititPreemption, launcher_resume, submitit_job
     from stackmix.training.resume import check_resume_alphabet, finished_run, resolve_resume
+    from stackmix.conf.hardware import set_threads
 
     L.seed_everything(cfg.seed, workers=True)
-    if cfg.get("threads"):
-        import torch
-
-        torch.set_num_threads(int(cfg.threads))
+    set_threads(cfg.get("threads"))
     out_dir = Path(cfg.paths.output_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     resume = launcher_resume(cfg.get("resume"))

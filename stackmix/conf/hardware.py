@@ -20,3 +20,17 @@ def auto_precision() -> str:
 
         return "bf16-mixed" if torch.cuda.is_bf16_supported() else "16-mixed"
     return "32-true"
+
+
+def set_threads(threads) -> int | None:
+    """Apply the ``threads`` option of train.py / prepare.py: torch's CPU threads for the network
+    (``None``/0: leave torch's default, one per core). Returns the number set, or None."""
+    if not threads:
+        return None
+    n = int(threads)
+    if n < 1:
+        raise ValueError(f"threads must be a positive number of CPU threads, got {threads!r}")
+    import torch
+
+    torch.set_num_threads(n)
+    return n

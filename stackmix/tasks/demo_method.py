@@ -9,7 +9,7 @@ steps end to end on one dataset, then a table of the two test CERs.
 Each step is the ordinary command run as a subprocess (its output goes to the console), so the
 demo shows exactly what a user types. Everything goes into ``task.out``: the two run folders,
 ``tokens/`` (masks + bank) and ``results.md`` / ``results.json``. Every ``dataset.*`` and
-``paths.*`` override given to prepare.py (and ``seed``) is passed on to each step.
+``paths.*`` override given to prepare.py (and ``seed``, ``threads``) is passed on to each step.
 """
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ from stackmix.fs import atomic_write_json, atomic_write_text
 
 log = logging.getLogger(__name__)
 
-FORWARDED = ("dataset", "paths", "seed")   # override keys of prepare.py passed on to each step
+FORWARDED = ("dataset", "paths", "seed", "threads")   # override keys of prepare.py passed on to each step
 
 
 class DemoStepError(RuntimeError):

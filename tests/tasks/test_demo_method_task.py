@@ -16,10 +16,10 @@ from stackmix.tasks.demo_method import forwarded_overrides, steps, too_few_masks
 def test_dataset_paths_and_seed_overrides_reach_every_step():
     given = ["task=demo_method", "dataset=synthetic", "dataset.synthetic.n_train=40",
              "+dataset.extra=1", "paths.cache_dir=/c", "seed=3", "task.epochs=2",
-             "hydra.run.dir=/x", "aug=blots"]
+             "hydra.run.dir=/x", "aug=blots", "threads=1"]
     assert forwarded_overrides(given, "synthetic") == [
         "dataset=synthetic", "dataset.synthetic.n_train=40", "+dataset.extra=1",
-        "paths.cache_dir=/c", "seed=3"]
+        "paths.cache_dir=/c", "seed=3", "threads=1"]
 
 
 def test_both_trainings_get_the_one_budget_and_the_fast_demo_settings(tmp_path):
