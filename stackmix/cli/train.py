@@ -72,11 +72,11 @@ def run(cfg: DictConfig) -> dict:
     _compiler_caches_in(Path(cfg.paths.cache_dir))  # before torch is imported
     import lightning as L
 
+    from stackmix.conf.hardware import set_threads
     from stackmix.inference.evaluation import write_evaluation_report
     from stackmix.report import summary_table, write_metrics, write_predictions
     from stackmix.training.preemption import SubmititPreemption, launcher_resume, submitit_job
     from stackmix.training.resume import check_resume_alphabet, finished_run, resolve_resume
-    from stackmix.conf.hardware import set_threads
 
     L.seed_everything(cfg.seed, workers=True)
     set_threads(cfg.get("threads"))

@@ -32,8 +32,8 @@ class LineDataset(Dataset):
     ``transform`` is an albumentations-style callable (``transform(image=...)["image"]``) applied
     to the resized line before it is padded (so blots and rotation act on the writing, not on the
     white padding; a transform that changes the size, such as the rotation that keeps the whole
-    line, is followed by fitting the line again); ``generator`` (train only) replaces a sample by a generated line with
-    probability ``generator.p``.
+    line, is followed by fitting the line again); ``generator`` (train only) replaces a sample by
+    a generated line with probability ``generator.p``.
     """
 
     def __init__(
