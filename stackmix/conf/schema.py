@@ -150,6 +150,7 @@ class DataConf:
     verify_images: bool = MISSING
     cache_images: bool = MISSING
     cache_dir: Optional[str] = None
+    bucket_batches: int = 0
 
 
 # --------------------------------------------------------------------------- trainer

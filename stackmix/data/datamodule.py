@@ -12,13 +12,14 @@ from pathlib import Path
 from typing import Any, Callable
 
 import lightning as L
+import numpy as np
 import torch
 from omegaconf import DictConfig, OmegaConf
 from torch.utils.data import DataLoader
 
-from stackmix.data.cache import CachedImages, ImageCache, open_or_build
+from stackmix.data.cache import CachedImages, ImageCache, header_info, open_or_build
 from stackmix.data.dataset import LineDataset, collate_lines
-from stackmix.data.image import DEFAULT_FIT, check_fit, image_remarks, read_gray
+from stackmix.data.image import DEFAULT_FIT, check_fit, fitted_size, image_remarks, read_gray
 from stackmix.data.loaders import (ResumableLoader, WorkerLoader, kill_workers_at_exit,
                                    resume_sampler, train_progress, worker_init)
 from stackmix.data.marking import Marking, MarkingError, Sample, Skip, read_marking
@@ -60,6 +61,7 @@ class HTRDataModule(L.LightningDataModule):
         cache_images: bool = False,
         cache_dir: str | None = None,
         stackmix_factory: Callable[..., Any] | None = None,
+        bucket_batches: int = 0,
     ):
         super().__init__()
         self.dataset_cfg = _cfg(dataset)
@@ -78,6 +80,7 @@ class HTRDataModule(L.LightningDataModule):
         # builds the StackMix generator of aug.stackmix (stackmix.mix.build_generator): handed in
         # by the caller, so the data layer does not import the method built on top of it
         self.stackmix_factory = stackmix_factory
+        self.bucket_batches = int(bucket_batches)
         self._cache: ImageCache | None = None
         self._cache_pos: dict[str, int] = {}
         self.normalizer = Normalizer.from_config(self.dataset_cfg.get("normalize"))
@@ -244,8 +247,22 @@ class HTRDataModule(L.LightningDataModule):
     def sampler(self, split: str) -> EpochSampler:
         rank, world = self._rank_world()
         train = split == "train"
+        bucket = self.bucket_batches if train else 0
         return EpochSampler(len(self.dataset(split)), self.seed, shuffle=train, rank=rank,
-                            world_size=world, pad=train)
+                            world_size=world, pad=train, batch_size=self.batch_size,
+                            bucket_batches=bucket, widths=self.fitted_widths(split) if bucket else None)
+
+    def fitted_widths(self, split: str) -> np.ndarray:
+        """Each line's width at the model's input size (before padding): from the image cache's
+        index, else from the files' headers."""
+        out = []
+        for s in self.splits[split]:
+            if self._cache is not None:
+                _, h, w = self._cache.index[self._cache_pos[s.sample_id]]
+            else:
+                h, w, _ = header_info(s.path)
+            out.append(fitted_size(int(h), int(w), self.image_h, self.image_w, fit=self.fit)[1])
+        return np.asarray(out)
 
     def _loader(self, split: str, batch_size: int) -> DataLoader:
         ds = self.dataset(split)

@@ -23,19 +23,42 @@ def sample_seed(seed: int, epoch: int, index: int) -> int:
                .view(np.uint64)[0] & 0x7FFFFFFFFFFFFFFF)
 
 
+def bucket_by_width(order: np.ndarray, widths: np.ndarray, batch_size: int, chunk_batches: int,
+                    rng: np.random.Generator) -> np.ndarray:
+    """Reorder a shuffled ``order`` so that each run of ``batch_size`` consecutive samples (one
+    batch) holds lines of similar width: cut it into chunks of ``chunk_batches`` batches, sort each
+    chunk by width, then shuffle the order of the full batches (a last partial batch stays last).
+    Which samples share a chunk is still random, so batches differ from epoch to epoch."""
+    size = batch_size * chunk_batches
+    flat = np.concatenate([c[np.argsort(widths[c], kind="stable")]
+                           for c in np.split(order, list(range(size, len(order), size)))])
+    full = len(flat) // batch_size
+    blocks = flat[: full * batch_size].reshape(full, batch_size)[rng.permutation(full)]
+    return np.concatenate([blocks.reshape(-1), flat[full * batch_size:]])
+
+
 class EpochSampler(Sampler):
     """Shuffled (train) or ordered (eval) indices with per-sample seeds, sharded over ranks.
 
     ``pad=True`` (train) repeats a few samples so every rank gets the same number of batches (DDP
     needs that); ``pad=False`` (valid/test) gives each sample to exactly one rank.
     ``skip(n)`` drops the first ``n`` samples of the current epoch's shard once (used to resume
-    mid-epoch with the same data order).
+    mid-epoch with the same data order). ``bucket_batches`` > 0 (train): batches of lines of
+    similar ``widths`` (:func:`bucket_by_width`), so that a model that cuts each batch's white
+    margin (``model.trim_padding``) computes less.
     """
 
     def __init__(self, n: int, seed: int, shuffle: bool, rank: int = 0, world_size: int = 1,
-                 pad: bool = True):
+                 pad: bool = True, widths: np.ndarray | None = None, batch_size: int = 1,
+                 bucket_batches: int = 0):
         if not 0 <= rank < world_size:
             raise ValueError(f"rank {rank} outside world size {world_size}")
+        if bucket_batches and (widths is None or len(widths) != n):
+            raise ValueError(f"bucket_batches={bucket_batches} needs the width of each of the {n} "
+                             "samples")
+        self.widths = None if widths is None else np.asarray(widths)
+        self.batch_size = int(batch_size)
+        self.bucket_batches = int(bucket_batches)
         self.n = n
         self.seed = int(seed)
         self.shuffle = shuffle
@@ -62,6 +85,9 @@ class EpochSampler(Sampler):
                 total = math.ceil(self.n / self.world_size) * self.world_size
                 idx = np.concatenate([idx, idx[: total - self.n]])
             idx = idx[self.rank :: self.world_size]
+        if self.shuffle and self.bucket_batches > 0 and self.batch_size > 1:
+            rng = np.random.default_rng([self.seed & 0xFFFFFFFF, self.epoch, 1])
+            idx = bucket_by_width(idx, self.widths, self.batch_size, self.bucket_batches, rng)
         return idx
 
     def __iter__(self) -> Iterator[tuple[int, int]]:

@@ -134,14 +134,16 @@ class CRNN(nn.Module):
         )
         self.num_classes = num_classes
 
-    def sequence_features(self, x: torch.Tensor) -> torch.Tensor:
+    def sequence_features(self, x: torch.Tensor, time_steps: int | None = None) -> torch.Tensor:
+        """(B, T, F) features; ``time_steps`` overrides T (a batch cut to fewer columns than the
+        full input width emits proportionally fewer frames, see ``HTRModule``)."""
         f = self.features(x)  # (B, C, H', W')
         b, c, h, w = f.shape
         f = f.reshape(b, 1, c * h, w)
-        f = F.adaptive_avg_pool2d(f, (self.feature_count, self.time_steps))  # (B, 1, F, T)
+        f = F.adaptive_avg_pool2d(f, (self.feature_count, time_steps or self.time_steps))
         return f.squeeze(1).transpose(1, 2)  # (B, T, F)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        seq = self.sequence_features(x)
+    def forward(self, x: torch.Tensor, time_steps: int | None = None) -> torch.Tensor:
+        seq = self.sequence_features(x, time_steps)
         seq, _ = self.lstm(seq)
         return self.head(seq)

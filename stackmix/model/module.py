@@ -6,6 +6,7 @@ Validation and test decode with the same function (:meth:`HTRModule.decode`, i.e
 from __future__ import annotations
 
 import inspect
+import math
 from functools import partial
 from typing import Any
 
@@ -17,10 +18,27 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from stackmix.ctc import BLANK, best_paths, mean_confidence
-from stackmix.data.image import check_fit
+from stackmix.data.image import PAD_VALUE, check_fit
 from stackmix.metrics import text_metrics
 from stackmix.model.schedule import hold_at_end, total_steps_for
 from stackmix.text import CTCCodec
+
+
+def trim_padding(images: torch.Tensor, time_steps: int, quantum: int = 8,
+                 pad_value: int = PAD_VALUE) -> tuple[torch.Tensor, int]:
+    """Cut a batch of left-aligned uint8 lines (B, C, H, W) after its last non-white column.
+
+    Returns the cut batch and its frame count: the full ``time_steps`` scaled by the kept width,
+    rounded up to a multiple of ``quantum`` frames (fewer distinct shapes, a little white margin
+    kept); the width kept is that many frames' worth of pixels. A batch of short lines then costs
+    the CNN and the BiLSTM what its lines need instead of the full input width.
+    """
+    w = images.shape[-1]
+    inked = torch.nonzero(images.amin(dim=(0, 1, 2)) < pad_value)
+    last = int(inked[-1]) + 1 if len(inked) else 1
+    frames = min(time_steps, -(-math.ceil(time_steps * last / w) // quantum) * quantum)
+    keep = min(w, int(round(frames * w / time_steps)))
+    return images[..., :keep], frames
 
 
 def _plain(obj: Any) -> Any:
@@ -53,6 +71,7 @@ class HTRModule(L.LightningModule):
         freeze_backbone: bool = False,
         freeze_epochs: int = 1,
         fit: str = "height",
+        trim_padding: bool = False,
     ):
         super().__init__()
         if channels_last == "auto":  # the paper network: NHWC on a GPU only (slower on a CPU)
@@ -66,6 +85,7 @@ class HTRModule(L.LightningModule):
             "dataset_name": dataset_name, "channels_last": bool(channels_last),
             "compile": bool(compile), "freeze_backbone": bool(freeze_backbone),
             "freeze_epochs": int(freeze_epochs), "fit": check_fit(str(fit)),
+            "trim_padding": bool(trim_padding),
         })
         self.codec = CTCCodec(alphabet)
         self.net = instantiate(self.hparams.net, num_classes=self.codec.num_classes)
@@ -96,6 +116,17 @@ class HTRModule(L.LightningModule):
     def log_probs(self, images: torch.Tensor) -> torch.Tensor:
         return self(images).float().log_softmax(-1)
 
+    def train_log_probs(self, images: torch.Tensor) -> torch.Tensor:
+        """``log_probs`` of a training batch; with ``trim_padding`` the batch's white right-hand
+        margin is cut first (:func:`trim_padding`) and the network emits as many fewer frames.
+        Validation, test and inference always see the full width."""
+        if self.hparams.get("trim_padding"):
+            images, frames = trim_padding(images, int(self.net.time_steps))
+            if frames < int(self.net.time_steps):
+                x = self._forward_net(self.preprocess(images), time_steps=frames)
+                return x.float().log_softmax(-1)
+        return self.log_probs(images)
+
     def ctc_loss(self, log_probs: torch.Tensor, batch: dict) -> torch.Tensor:
         b, t, _ = log_probs.shape
         input_lengths = torch.full((b,), t, dtype=torch.long, device=log_probs.device)
@@ -116,7 +147,7 @@ class HTRModule(L.LightningModule):
             torch.set_float32_matmul_precision("high")  # TF32 for any fp32 matmul left
 
     def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
-        loss = self.ctc_loss(self.log_probs(batch["images"]), batch)
+        loss = self.ctc_loss(self.train_log_probs(batch["images"]), batch)
         finite = torch.isfinite(loss.detach())
         # AND over the micro-batches of one optimizer step (gradient accumulation)
         self._step_finite = finite if self._step_finite is None else self._step_finite & finite

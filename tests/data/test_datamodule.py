@@ -76,3 +76,18 @@ def test_train_limit_keeps_a_seeded_subset_and_whole_eval_splits(tiny_dataset):
     assert len(dm_for(tiny_dataset, train_limit=1000).splits["train"]) == len(full.splits["train"])
     with pytest.raises(DatasetError, match="train_limit"):
         dm_for(tiny_dataset, train_limit=0).codec
+
+
+def test_bucket_batches_groups_train_lines_by_their_fitted_width(tiny_dataset):
+    from stackmix.data.image import PAD_VALUE
+    dm = HTRDataModule(dm_for(tiny_dataset).dataset_cfg, aug=None, batch_size=4, num_workers=0,
+                       time_steps=32, bucket_batches=4)
+    widths = dm.fitted_widths("train")
+    ds = dm.dataset("train")
+    for i in range(len(ds)):  # the width each line has in its padded input
+        img = ds[i]["image"][0]
+        inked = torch.nonzero((img < PAD_VALUE).any(0))
+        assert int(inked[-1]) < widths[i] <= 128
+    sampler = dm.sampler("train")
+    assert sampler.bucket_batches == 4 and sampler.widths is not None
+    assert dm.sampler("valid").bucket_batches == 0

@@ -36,3 +36,30 @@ def test_ddp_shards_cover_eval_exactly_once_and_pad_train():
     lens = {len(list(s)) for s in trains}
     assert lens == {4}  # equal batches on every rank
     assert set(i for s in trains for i, _ in s) == set(range(n))
+
+
+def test_bucketed_batches_hold_similar_widths_and_every_sample_once():
+    rng = np.random.default_rng(0)
+    widths = rng.integers(20, 512, size=203)
+    s = EpochSampler(203, seed=1, shuffle=True, widths=widths, batch_size=8, bucket_batches=5)
+    order = s.order()
+    assert sorted(order.tolist()) == list(range(203))  # a permutation: nothing lost or repeated
+    spread = [np.ptp(widths[order[i:i + 8]]) for i in range(0, 200, 8)]
+    plain = EpochSampler(203, seed=1, shuffle=True).order()
+    plain_spread = [np.ptp(widths[plain[i:i + 8]]) for i in range(0, 200, 8)]
+    assert np.mean(spread) < 0.35 * np.mean(plain_spread)
+    assert np.array_equal(order, s.order())  # the same epoch gives the same order (resume)
+    s.set_epoch(1)
+    assert not np.array_equal(order, s.order())
+    # the batches are not in width order: short and long ones alternate through the epoch
+    firsts = widths[order[0:200:8]]
+    assert not (np.all(np.diff(firsts) >= 0) or np.all(np.diff(firsts) <= 0))
+
+
+def test_bucketing_needs_the_widths_and_leaves_evaluation_order_alone():
+    import pytest
+    with pytest.raises(ValueError, match="needs the width of each of the 10 samples"):
+        EpochSampler(10, seed=0, shuffle=True, batch_size=2, bucket_batches=3)
+    ev = EpochSampler(10, seed=0, shuffle=False, widths=np.arange(10)[::-1], batch_size=2,
+                      bucket_batches=3, pad=False)
+    assert ev.order().tolist() == list(range(10))
