@@ -95,3 +95,14 @@ def test_channels_last_prints_both_formats_and_the_ratio():
     assert len(found) == 2, out
     for nchw, nhwc, ratio in found:
         assert float(ratio) == pytest.approx(float(nchw) / float(nhwc), rel=0.05, abs=0.02)
+
+
+def test_trim_padding_prints_the_kept_width_and_the_ratio(tmp_path):
+    out = run_script("trim_padding.py", "--dataset", "synthetic", "--batches", "2", "--repeats",
+                     "1", "--override", *tiny_synthetic(tmp_path), "data.batch_size=4")
+    share = re.search(r"trimmed batches keep ([\d.]+) % of the input width", out)
+    assert share and 0 < float(share.group(1)) < 100, out  # synthetic lines are shorter than 512 px
+    found = re.search(r"full width: ([\d.]+) ms/step .* trimmed: ([\d.]+) ms/step .*: ([\d.]+)x", out)
+    assert found, out
+    full, cut, ratio = map(float, found.groups())
+    assert ratio == pytest.approx(full / cut, rel=0.05, abs=0.02)
