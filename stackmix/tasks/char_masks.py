@@ -26,6 +26,7 @@ log = logging.getLogger(__name__)
 
 def run(cfg: DictConfig) -> dict:
     from stackmix.data.marking import read_marking
+    from stackmix.data.splits import limit_train
     from stackmix.text import Normalizer, derive_alphabet
 
     t = cfg.task
@@ -43,13 +44,15 @@ def run(cfg: DictConfig) -> dict:
     root = Path(str(cfg.dataset.root)).expanduser().resolve()
     marking = read_marking(root, normalize=normalizer, on_error=cfg.dataset.get("on_bad_row", "raise"))
     stage = str(t.get("stage", "train"))
-    samples = marking.stage(stage)
+    # the train lines the model was given: dataset.train_limit picks the same seeded subset here
+    train = limit_train(marking.stage("train"), cfg.dataset.get("train_limit"), int(cfg.seed))
+    samples = train if stage == "train" else marking.stage(stage)
     if t.get("limit"):
         samples = samples[: int(t.limit)]
     if not samples:
         raise SystemExit(f"no {stage} lines in {root}")
     _check_alphabet(recognizer, cfg.dataset.get("alphabet") or
-                    derive_alphabet(s.text for s in marking.stage("train")), ckpt, cfg.dataset.name)
+                    derive_alphabet(s.text for s in train), ckpt, cfg.dataset.name)
     if recognizer.dataset_name and recognizer.dataset_name != cfg.dataset.name:
         log.warning("checkpoint was trained on %r, masking %r", recognizer.dataset_name,
                     cfg.dataset.name)

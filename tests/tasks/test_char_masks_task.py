@@ -138,3 +138,25 @@ def test_no_usable_line_fails_says_what_was_tried_and_keeps_the_old_file(
     if not_advice:
         assert not_advice not in msg.split("What would help")[1]  # not what was already passed
     assert out.read_bytes() == before
+
+
+def test_train_limit_masks_the_subset_the_model_was_trained_on(tmp_path, monkeypatch):
+    """dataset.train_limit=N: the masks cover the same seeded N train lines training used, and
+    the alphabet check asks only for their characters (a subset model lacks the others)."""
+    from stackmix.data.marking import read_marking
+    from stackmix.data.splits import limit_train
+
+    root = tmp_path / "data"
+    truth = make_masked_dataset(root, texts=TEXTS + ["hag egg"])  # g, h: in one line only
+    train = read_marking(root).stage("train")
+    seed = next(k for k in range(100)  # a subset without that line
+                if "hag egg" not in [s.text for s in limit_train(train, 3, seed=k)])
+    kept = limit_train(train, 3, seed=seed)
+    ids = {s.sample_id for s in kept}
+    subset = CharMasks(truth.dataset, truth.root, [m for m in truth.lines if m.sample_id in ids])
+    alphabet = "".join(sorted(set("".join(s.text for s in kept))))
+    assert "g" not in alphabet
+    _use(monkeypatch, FakeModel(subset, {}, alphabet=alphabet))
+    out = char_masks.run(_cfg(tmp_path, root, "task.preview=0", "dataset.train_limit=3", f"seed={seed}"))
+    masks = CharMasks.load(tmp_path / "masks.json")
+    assert out["lines"] == 3 and {m.sample_id for m in masks.lines} == ids
