@@ -81,6 +81,13 @@ def kraken_requirements(python: Path, skip: tuple[str, ...] = ("torch", "torchvi
     return out
 
 
+def satisfies(made: dict, want: dict) -> bool:
+    """Whether a venv made for ``made`` serves ``want``: the same kraken requirement, and the
+    torch/torchvision releases asked for (none asked: whichever the venv has)."""
+    return made.get("spec") == want["spec"] and all(
+        want[k] is None or made.get(k) == want[k] for k in ("torch", "torchvision"))
+
+
 def install(cache: Path, spec: str, torch: str | None, torchvision: str | None) -> dict:
     """A venv with kraken under ``cache/venv``; returns what was installed and how long it took."""
     venv = cache / "venv"
@@ -88,7 +95,7 @@ def install(cache: Path, spec: str, torch: str | None, torchvision: str | None) 
     want = {"spec": spec, "torch": torch, "torchvision": torchvision}
     if stamp.is_file():
         info = json.loads(stamp.read_text())
-        if info.get("want") == want:
+        if satisfies(info.get("want") or {}, want):
             print(f"kraken     venv {venv} ready (kraken {info['kraken']}, torch {info['torch_installed']},"
                   f" installed in {info['seconds']:.0f} s)")
             return info

@@ -75,3 +75,15 @@ def test_max_time_string():
     assert max_time(60) == "00:01:00:00"
     assert max_time(2.5) == "00:00:02:30"
     assert max_time(1500) == "01:01:00:00"
+
+
+def test_a_venv_is_reused_unless_another_release_is_asked_for():
+    from peer_kraken import satisfies
+
+    made = {"spec": "kraken>=7,<8", "torch": "2.14.1", "torchvision": "0.29.1"}
+    plain = {"spec": "kraken>=7,<8", "torch": None, "torchvision": None}
+    assert satisfies(made, plain)  # no torch asked: the installed one serves (no 6-GB reinstall)
+    assert satisfies(made, dict(made))
+    assert not satisfies(made, {**made, "torch": "2.13.0"})
+    assert not satisfies(made, {**plain, "spec": "kraken==6.0"})
+    assert not satisfies(plain, made)  # a venv with pip's choice of torch, a release asked for
