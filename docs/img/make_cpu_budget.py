@@ -2,7 +2,9 @@
 recipe, read from their run folders (`history.json` for the CER per validation, `metrics.json`
 for the wall time and the number of optimizer steps).
 
-    python docs/img/make_cpu_budget.py LABEL=RUN_DIR [LABEL=RUN_DIR ...]
+    python docs/img/make_cpu_budget.py [--out NAME.png] LABEL=RUN_DIR [LABEL=RUN_DIR ...]
+
+``--out`` writes another file of docs/img (default: cpu_budget.png).
 """
 import json
 import sys
@@ -13,8 +15,12 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-out = Path(__file__).with_name("cpu_budget.png")
-runs = [arg.rsplit("=", 1) for arg in sys.argv[1:]]  # a label may hold "="
+args = sys.argv[1:]
+name = "cpu_budget.png"
+if args[:1] == ["--out"] and len(args) > 1:
+    name, args = args[1], args[2:]
+out = Path(__file__).with_name(name)
+runs = [arg.rsplit("=", 1) for arg in args]  # a label may hold "="
 if not runs:
     sys.exit(__doc__)
 fig, ax = plt.subplots(figsize=(6.4, 3.6), dpi=100)
