@@ -85,9 +85,10 @@ def test_bucket_batches_groups_train_lines_by_their_fitted_width(tiny_dataset):
     widths = dm.fitted_widths("train")
     ds = dm.dataset("train")
     for i in range(len(ds)):  # the width each line has in its padded input
-        img = ds[i]["image"][0]
-        inked = torch.nonzero((img < PAD_VALUE).any(0))
+        assert widths[i] == ds.load(i).shape[1]  # the fitted line before padding
+        inked = torch.nonzero((ds[i]["image"][0] < PAD_VALUE).any(0))
         assert int(inked[-1]) < widths[i] <= 128
+    assert len(set(widths.tolist())) > 1
     sampler = dm.sampler("train")
     assert sampler.bucket_batches == 4 and sampler.widths is not None
     assert dm.sampler("valid").bucket_batches == 0
