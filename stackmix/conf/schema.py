@@ -50,6 +50,7 @@ class DatasetConf:
     on_bad_row: str = "raise"                # raise | skip (bad rows counted and listed at start)
     unknown_train_chars: str = "error"       # error | drop (train lines with them are skipped)
     train_limit: Optional[int] = None        # N: train on a seeded random N of the train lines
+    train_limit_seed: Optional[int] = None   # the subset's seed (null: the run's seed)
     epochs: Optional[int] = None             # trainer.max_epochs default for this dataset
     batch_size: Optional[int] = None         # data.batch_size default for this dataset
     source: Optional[Dict[str, Any]] = None  # public datasets: publisher, files, converter options

@@ -39,7 +39,7 @@ def build_splits(marking: Marking, dataset_cfg: dict, name: str, root: Path,
     by_stage = {st: marking.stage(st) for st in ("train", "valid", "test")}
     if not by_stage["train"]:
         raise no_train_rows(name, root)
-    by_stage["train"] = limit_train(by_stage["train"], dataset_cfg.get("train_limit"), seed)
+    by_stage["train"] = limit_train(by_stage["train"], dataset_cfg, seed)
     alphabet = dataset_cfg.get("alphabet")
     if alphabet:
         alphabet = str(alphabet)
@@ -70,10 +70,14 @@ def build_splits(marking: Marking, dataset_cfg: dict, name: str, root: Path,
                   dropped)
 
 
-def limit_train(samples: list[Sample], limit, seed: int) -> list[Sample]:
+def limit_train(samples: list[Sample], dataset_cfg, run_seed: int) -> list[Sample]:
     """``dataset.train_limit=N``: a seeded random N of the train lines (valid/test stay whole),
     e.g. to see how a recipe does with as little data as a small collection has. The alphabet
-    is then derived from these N lines only, as it would be for such a collection."""
+    is then derived from these N lines only, as it would be for such a collection. The draw is
+    seeded by ``dataset.train_limit_seed``, or by the run's ``seed`` when that is null; fix it
+    to compare training seeds on one subset (the char masks and token bank made for it stay
+    valid)."""
+    limit = dataset_cfg.get("train_limit")
     if limit is None:
         return samples
     limit = int(limit)
@@ -83,8 +87,10 @@ def limit_train(samples: list[Sample], limit, seed: int) -> list[Sample]:
         return samples
     import random
 
+    seed = dataset_cfg.get("train_limit_seed")
+    seed = int(run_seed if seed is None else seed)
     keep = set(random.Random(seed).sample(range(len(samples)), limit))
-    log.info("dataset.train_limit=%d: training on %d of %d train lines (seed %d)",
+    log.info("dataset.train_limit=%d: training on %d of %d train lines (subset seed %d)",
              limit, limit, len(samples), seed)
     return [s for i, s in enumerate(samples) if i in keep]
 

@@ -45,7 +45,7 @@ def run(cfg: DictConfig) -> dict:
     marking = read_marking(root, normalize=normalizer, on_error=cfg.dataset.get("on_bad_row", "raise"))
     stage = str(t.get("stage", "train"))
     # the train lines the model was given: dataset.train_limit picks the same seeded subset here
-    train = limit_train(marking.stage("train"), cfg.dataset.get("train_limit"), int(cfg.seed))
+    train = limit_train(marking.stage("train"), cfg.dataset, int(cfg.seed))
     samples = train if stage == "train" else marking.stage(stage)
     if t.get("limit"):
         samples = samples[: int(t.limit)]

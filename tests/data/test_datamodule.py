@@ -78,6 +78,20 @@ def test_train_limit_keeps_a_seeded_subset_and_whole_eval_splits(tiny_dataset):
         dm_for(tiny_dataset, train_limit=0).codec
 
 
+def test_train_limit_seed_fixes_the_subset_across_run_seeds(tiny_dataset):
+    """dataset.train_limit_seed: the subset no longer follows the run's seed (two training seeds
+    on one subset share its char masks and bank); null keeps the run's seed."""
+    def ids(seed, **dataset):
+        cfg = {"name": "tiny", "root": str(tiny_dataset), "image_h": 32, "image_w": 128,
+               "normalize": {"collapse_whitespace": True}, "train_limit": 5, **dataset}
+        dm = HTRDataModule(cfg, aug=None, batch_size=4, num_workers=0, time_steps=32, seed=seed)
+        return [s.sample_id for s in dm.splits["train"]]
+
+    by_run = {seed: ids(seed) for seed in range(6)}
+    assert len({tuple(v) for v in by_run.values()}) > 1  # null: the subset follows the run's seed
+    assert {tuple(ids(seed, train_limit_seed=7)) for seed in range(6)} == {tuple(ids(7))}
+
+
 def test_bucket_batches_groups_train_lines_by_their_fitted_width(tiny_dataset):
     from stackmix.data.image import PAD_VALUE
     dm = HTRDataModule(dm_for(tiny_dataset).dataset_cfg, aug=None, batch_size=4, num_workers=0,

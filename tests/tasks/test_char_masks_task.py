@@ -150,8 +150,8 @@ def test_train_limit_masks_the_subset_the_model_was_trained_on(tmp_path, monkeyp
     truth = make_masked_dataset(root, texts=TEXTS + ["hag egg"])  # g, h: in one line only
     train = read_marking(root).stage("train")
     seed = next(k for k in range(100)  # a subset without that line
-                if "hag egg" not in [s.text for s in limit_train(train, 3, seed=k)])
-    kept = limit_train(train, 3, seed=seed)
+                if "hag egg" not in [s.text for s in limit_train(train, {"train_limit": 3}, k)])
+    kept = limit_train(train, {"train_limit": 3}, seed)
     ids = {s.sample_id for s in kept}
     subset = CharMasks(truth.dataset, truth.root, [m for m in truth.lines if m.sample_id in ids])
     alphabet = "".join(sorted(set("".join(s.text for s in kept))))
