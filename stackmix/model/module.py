@@ -109,23 +109,23 @@ class HTRModule(L.LightningModule):
             x = x.contiguous(memory_format=torch.channels_last)
         return x
 
-    def forward(self, images: torch.Tensor) -> torch.Tensor:
-        """Raw class scores (B, T, num_classes) for uint8 line images (B, 1, H, W)."""
-        return self._forward_net(self.preprocess(images))
+    def forward(self, images: torch.Tensor, time_steps: int | None = None) -> torch.Tensor:
+        """Raw class scores (B, T, num_classes) for uint8 line images (B, 1, H, W); ``time_steps``
+        overrides T (a batch cut to its inked width, see ``train_log_probs``)."""
+        return self._forward_net(self.preprocess(images), time_steps=time_steps)
 
-    def log_probs(self, images: torch.Tensor) -> torch.Tensor:
-        return self(images).float().log_softmax(-1)
+    def log_probs(self, images: torch.Tensor, time_steps: int | None = None) -> torch.Tensor:
+        return self(images, time_steps).float().log_softmax(-1)
 
     def train_log_probs(self, images: torch.Tensor) -> torch.Tensor:
         """``log_probs`` of a training batch; with ``trim_padding`` the batch's white right-hand
         margin is cut first (:func:`trim_padding`) and the network emits as many fewer frames.
         Validation, test and inference always see the full width."""
-        if self.hparams.get("trim_padding"):
-            images, frames = trim_padding(images, int(self.net.time_steps))
-            if frames < int(self.net.time_steps):
-                x = self._forward_net(self.preprocess(images), time_steps=frames)
-                return x.float().log_softmax(-1)
-        return self.log_probs(images)
+        if not self.hparams.get("trim_padding"):
+            return self.log_probs(images)
+        full = int(self.net.time_steps)
+        images, frames = trim_padding(images, full)
+        return self.log_probs(images, frames if frames < full else None)
 
     def ctc_loss(self, log_probs: torch.Tensor, batch: dict) -> torch.Tensor:
         b, t, _ = log_probs.shape
