@@ -94,6 +94,7 @@ class HTRDataModule(L.LightningDataModule):
         self._remarks: Counter = Counter()  # what is odd about the images, e.g. 'blank'
         self._remark_examples: dict[str, str] = {}
         self._datasets: dict[str, LineDataset] = {}
+        self._widths: dict[str, np.ndarray] = {}  # fitted_widths per split, read once
         self._resume: dict | None = None  # train progress of the checkpoint being resumed
 
     # ------------------------------------------------------------------ loading and validation
@@ -254,7 +255,9 @@ class HTRDataModule(L.LightningDataModule):
 
     def fitted_widths(self, split: str) -> np.ndarray:
         """Each line's width at the model's input size (before padding): from the image cache's
-        index, else from the files' headers."""
+        index, else from the files' headers (once per split: every train sampler asks)."""
+        if split in self._widths:
+            return self._widths[split]
         out = []
         for s in self.splits[split]:
             if self._cache is not None:
@@ -262,7 +265,8 @@ class HTRDataModule(L.LightningDataModule):
             else:
                 h, w, _ = header_info(s.path)
             out.append(fitted_size(int(h), int(w), self.image_h, self.image_w, fit=self.fit)[1])
-        return np.asarray(out)
+        self._widths[split] = np.asarray(out)
+        return self._widths[split]
 
     def _loader(self, split: str, batch_size: int) -> DataLoader:
         ds = self.dataset(split)

@@ -106,3 +106,17 @@ def test_bucket_batches_groups_train_lines_by_their_fitted_width(tiny_dataset):
     sampler = dm.sampler("train")
     assert sampler.bucket_batches == 4 and sampler.widths is not None
     assert dm.sampler("valid").bucket_batches == 0
+
+
+def test_fitted_widths_read_the_headers_once(tiny_dataset, monkeypatch):
+    """Without the image cache the widths come from the files' headers: read once per split,
+    not again for every train loader (each epoch's sampler)."""
+    import stackmix.data.datamodule as dm_mod
+    dm = HTRDataModule(dm_for(tiny_dataset).dataset_cfg, aug=None, batch_size=4, num_workers=0,
+                       time_steps=32, bucket_batches=4, cache_images=False)
+    reads = []
+    real = dm_mod.header_info
+    monkeypatch.setattr(dm_mod, "header_info", lambda p: reads.append(p) or real(p))
+    first = dm.fitted_widths("train")
+    dm.sampler("train"), dm.sampler("train")
+    assert len(reads) == len(dm.splits["train"]) and (dm.fitted_widths("train") == first).all()
