@@ -39,6 +39,7 @@ def run(cfg: DictConfig) -> dict:
                     "the dataset's", dm.normalizer.to_dict(), recognizer.normalizer.to_dict())
     dec_cfgs = OmegaConf.to_container(task.decoders, resolve=True) or {"greedy": "greedy"}
     train_texts = [s.text for s in marking.stage("train")]
+    tuned = _tune(task, recognizer, marking, dec_cfgs, split, train_texts)
     decoders = {name: build_decoder(c, recognizer.alphabet, train_texts=train_texts)
                 for name, c in dec_cfgs.items() if c}
     log.info("evaluating %s on %s/%s (%d lines) with decoders %s", ckpt, dm.name, split,
@@ -51,10 +52,50 @@ def run(cfg: DictConfig) -> dict:
         out, results, primary=task.get("primary"), title=f"{dm.name}: {split} split",
         info={"model": str(ckpt), "backend": recognizer.backend, "dataset": dm.name,
               "split": split, "lines": len(samples),
-              "decoders": {n: _settings(c) for n, c in dec_cfgs.items() if c}})
+              "decoders": {n: _settings(c) for n, c in dec_cfgs.items() if c},
+              **({"tuned": tuned} if tuned else {})})
     print(metrics_table(metrics), flush=True)
     log.info("report: %s", out / "report.md")
     return metrics
+
+
+def _tune(task, recognizer, marking, dec_cfgs: dict, split: str, train_texts) -> dict | None:
+    """``task.tune.split``: choose ``task.tune.decoder``'s settings by grid search on that split,
+    in place in ``dec_cfgs``; what was tried and chosen, for the report (None when off)."""
+    from stackmix.inference.tuning import flatten, tune_decoder
+
+    tune = task.get("tune") or {}
+    on = tune.get("split")
+    if not on:
+        return None
+    name = str(tune.get("decoder"))
+    if on == split:
+        raise SystemExit(f"task.tune.split={on} is the split being evaluated: settings chosen on "
+                         "the lines they are scored on flatter them; tune on another split "
+                         "(task.tune.split=valid task.split=test)")
+    if not dec_cfgs.get(name) or isinstance(dec_cfgs[name], str):
+        raise SystemExit(f"task.tune.decoder={name} is not one of the configured decoders "
+                         f"({', '.join(n for n, c in dec_cfgs.items() if c)})")
+    samples = marking.stage(on)
+    if not samples:
+        raise SystemExit(f"task.tune.split={on}: the dataset has no {on} lines")
+    grid = OmegaConf.to_container(tune.grid, resolve=True) if OmegaConf.is_config(tune.grid) \
+        else dict(tune.grid)
+    try:
+        best, rows = tune_decoder(recognizer, samples, dec_cfgs[name], grid, train_texts=train_texts,
+                                  batch_size=int(task.batch_size), num_workers=int(task.num_workers),
+                                  progress=bool(task.get("progress", True)))
+    except ValueError as e:
+        raise SystemExit(str(e)) from None
+    dec_cfgs[name] = best
+    keys = list(flatten(grid))
+    print(f"{name} settings tried on {on} ({len(samples)} lines), best first:", flush=True)
+    for r in rows:
+        print("  " + "  ".join(f"{k}={r[k]}" for k in keys) + f"  CER {100 * r['cer']:.2f}%",
+              flush=True)
+    chosen = {k: rows[0][k] for k in keys}
+    log.info("%s: chosen on %s: %s", name, on, chosen)
+    return {"decoder": name, "split": on, "chosen": chosen, "tried": rows}
 
 
 def metrics_table(metrics: dict) -> str:

@@ -42,6 +42,30 @@ def test_evaluate_task_reports_every_decoder(tiny, tmp_path, capsys):
     assert "beam_lm" in printed and "CER" in printed
 
 
+def test_evaluate_tunes_a_decoder_on_valid_then_scores_test_with_it(tiny, tmp_path, capsys):
+    """task.tune.split=valid: beam_lm's settings are chosen on the valid lines, the test split is
+    decoded with them, and the report records what was tried; tuning on the split being scored
+    is refused."""
+    common = ["task=evaluate", *tiny_dataset_overrides(tiny.data), f"task.ckpt={tiny.run_dir}",
+              "task.num_workers=0", "task.progress=false", "task.decoders.beam.beam_width=4",
+              "task.decoders.beam_lm.beam_width=4", "task.tune.split=valid",
+              "task.tune.grid.alpha=[0.0,2.0]", "task.tune.grid.beta=[0.0,3.0]"]
+    metrics = evaluate.run(compose_prepare(common, tmp_path))
+    report = json.loads((tmp_path / "out" / "evaluation" / "metrics.json").read_text())
+    tuned = report["info"]["tuned"]
+    assert tuned["decoder"] == "beam_lm" and tuned["split"] == "valid" and len(tuned["tried"]) == 4
+    best = min(tuned["tried"], key=lambda r: r["cer"])
+    assert tuned["chosen"] == {"alpha": best["alpha"], "beta": best["beta"]}
+    used = report["info"]["decoders"]["beam_lm"]
+    assert (used["alpha"], used["beta"]) == (best["alpha"], best["beta"])
+    assert metrics["beam_lm"]["lines"] == 8
+    assert "beam_lm settings tried on valid (8 lines)" in capsys.readouterr().out
+    with pytest.raises(SystemExit, match="is the split being evaluated"):
+        evaluate.run(compose_prepare(common + ["task.split=valid"], tmp_path / "b"))
+    with pytest.raises(SystemExit, match="'alpah' is not a setting"):
+        evaluate.run(compose_prepare(common + ["+task.tune.grid.alpah=[1.0]"], tmp_path / "c"))
+
+
 def test_training_run_ends_with_an_evaluation_report(tiny):
     report = tiny.run_dir / "evaluation"
     assert (report / "report.md").is_file() and (report / "report.html").is_file()
