@@ -53,11 +53,12 @@ def test_evaluate_tunes_a_decoder_on_valid_then_scores_test_with_it(tiny, tmp_pa
     metrics = evaluate.run(compose_prepare(common, tmp_path))
     report = json.loads((tmp_path / "out" / "evaluation" / "metrics.json").read_text())
     tuned = report["info"]["tuned"]
-    assert tuned["decoder"] == "beam_lm" and tuned["split"] == "valid" and len(tuned["tried"]) == 4
+    assert tuned["decoder"] == "beam_lm" and tuned["split"] == "valid" and len(tuned["tried"]) == 8
     best = min(tuned["tried"], key=lambda r: r["cer"])
-    assert tuned["chosen"] == {"alpha": best["alpha"], "beta": best["beta"]}
+    assert tuned["chosen"] == {k: best[k] for k in ("alpha", "beta", "lm.order")}
     used = report["info"]["decoders"]["beam_lm"]
-    assert (used["alpha"], used["beta"]) == (best["alpha"], best["beta"])
+    assert (used["alpha"], used["beta"], used["lm"]["order"]) == \
+        (best["alpha"], best["beta"], best["lm.order"])
     assert metrics["beam_lm"]["lines"] == 8
     assert "beam_lm settings tried on valid (8 lines)" in capsys.readouterr().out
     with pytest.raises(SystemExit, match="is the split being evaluated"):
