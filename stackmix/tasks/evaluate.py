@@ -12,6 +12,7 @@ log = logging.getLogger(__name__)
 
 def run(cfg: DictConfig) -> dict:
     from stackmix.data.datamodule import HTRDataModule
+    from stackmix.data.splits import limit_train
     from stackmix.inference.decoder_factory import build_decoder
     from stackmix.checkpoints import CheckpointError
     from stackmix.inference.recognizer import Recognizer
@@ -38,7 +39,9 @@ def run(cfg: DictConfig) -> dict:
         log.warning("dataset normalization %s differs from the checkpoint's %s; references use "
                     "the dataset's", dm.normalizer.to_dict(), recognizer.normalizer.to_dict())
     dec_cfgs = OmegaConf.to_container(task.decoders, resolve=True) or {"greedy": "greedy"}
-    train_texts = [s.text for s in marking.stage("train")]
+    # the "@train" LM corpora and lexicons: the train lines the model had (dataset.train_limit
+    # picks the same seeded subset as training did)
+    train_texts = [s.text for s in limit_train(marking.stage("train"), cfg.dataset, int(cfg.seed))]
     tuned = _tune(task, recognizer, marking, dec_cfgs, split, train_texts)
     decoders = {name: build_decoder(c, recognizer.alphabet, train_texts=train_texts)
                 for name, c in dec_cfgs.items() if c}

@@ -67,6 +67,27 @@ def test_evaluate_tunes_a_decoder_on_valid_then_scores_test_with_it(tiny, tmp_pa
         evaluate.run(compose_prepare(common + ["+task.tune.grid.alpah=[1.0]"], tmp_path / "c"))
 
 
+def test_train_limit_gives_the_lm_the_subset_texts(tiny, tmp_path, monkeypatch):
+    """With dataset.train_limit the "@train" LM is estimated on the subset the model was trained
+    on, not on every train line of the dataset (a small collection has only those)."""
+    import stackmix.inference.decoder_factory as factory
+    from stackmix.data.marking import read_marking
+    from stackmix.data.splits import limit_train
+
+    seen = []
+    real = factory.build_decoder
+    monkeypatch.setattr(factory, "build_decoder",
+                        lambda c, a, train_texts=None: seen.append(train_texts) or real(c, a, train_texts))
+    evaluate.run(compose_prepare(["task=evaluate", *tiny_dataset_overrides(tiny.data),
+                                  f"task.ckpt={tiny.run_dir}", "task.num_workers=0",
+                                  "task.progress=false", "dataset.train_limit=5", "seed=3",
+                                  "task.decoders.beam.beam_width=4",
+                                  "task.decoders.beam_lm.beam_width=4"], tmp_path))
+    subset = [s.text for s in limit_train(read_marking(tiny.data).stage("train"),
+                                          {"train_limit": 5}, 3)]
+    assert seen and all(t == subset for t in seen)
+
+
 def test_training_run_ends_with_an_evaluation_report(tiny):
     report = tiny.run_dir / "evaluation"
     assert (report / "report.md").is_file() and (report / "report.html").is_file()
