@@ -65,7 +65,6 @@ def tune_decoder(recognizer, samples: Sequence[Any], base: Mapping, grid: Mappin
     from stackmix.inference.evaluation import corpus_metrics, evaluate_samples
 
     combos = grid_settings(grid)
-    grid = flatten(grid)
     configs = []
     for settings in combos:
         cfg = dict(base)
