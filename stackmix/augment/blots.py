@@ -51,7 +51,7 @@ from typing import Annotated, Any
 import numpy as np
 from albumentations.core.pydantic import check_range_bounds, nondecreasing
 from albumentations.core.transforms_interface import BaseTransformInitSchema, ImageOnlyTransform
-from pydantic import AfterValidator
+from pydantic import AfterValidator, Field
 
 from stackmix.augment.strokes import bezier_curve, draw_blot, hatch_control_points, scribble_points
 
@@ -62,6 +62,7 @@ __all__ = ["BLOT_LENGTH_KEYS", "BLOT_REFERENCE_HEIGHT", "BLOT_STYLES", "Handwrit
 BLOT_STYLES = ("scribble", "paper")
 BLOT_REFERENCE_HEIGHT = 128  # the paper's blot sizes are in pixels of 128-px-high lines
 BLOT_LENGTH_KEYS = ("height_range", "width_range", "incline_range", "thickness_range")
+BLOT_LENGTH_SCALARS = ("count_width",)
 
 PositiveIntRange = Annotated[
     tuple[int, int], AfterValidator(check_range_bounds(1, None)), AfterValidator(nondecreasing)
@@ -88,6 +89,9 @@ def scale_blots_to_height(blots: dict[str, Any] | None, image_h: int) -> dict[st
         if scaled.get(key) is not None:
             lo, hi = scaled[key]
             scaled[key] = [max(1, int(round(lo * s))), max(1, int(round(hi * s)))]
+    for key in BLOT_LENGTH_SCALARS:
+        if scaled.get(key) is not None:
+            scaled[key] = max(1, int(round(scaled[key] * s)))
     return scaled
 
 
@@ -107,6 +111,10 @@ class HandwrittenBlots(ImageOnlyTransform):
             ``1 - transparency``.
         thickness_range: pen thickness in pixels.
         count_range: number of blots per image, uniform over the inclusive range.
+        count_width: ``count_range`` is for a line this many pixels wide; a line of width ``w``
+            gets ``count · w / count_width`` blots (rounded at random, so the mean is exact), so
+            blots strike the same share of the writing on short lines as on long ones. ``None``:
+            ``count_range`` per image whatever its width (the original project).
         ink_range: grey level of the ink.
         style: ``"scribble"`` (the zig-zag pen scribble above) or ``"paper"`` (the original
             project's Bézier hatch strokes; ``intensity`` sets their number of steps, 0.75 in the
@@ -127,6 +135,7 @@ class HandwrittenBlots(ImageOnlyTransform):
         transparency_range: UnitFloatRange
         thickness_range: PositiveIntRange
         count_range: NonNegativeIntRange
+        count_width: Annotated[int, Field(ge=1)] | None
         ink_range: GreyRange
         curves_range: PositiveIntRange
         style: str
@@ -141,6 +150,7 @@ class HandwrittenBlots(ImageOnlyTransform):
         transparency_range: tuple[float, float],
         thickness_range: tuple[int, int],
         count_range: tuple[int, int],
+        count_width: int | None,
         ink_range: tuple[int, int],
         style: str,
         curves_range: tuple[int, int],
@@ -158,6 +168,7 @@ class HandwrittenBlots(ImageOnlyTransform):
         self.transparency_range = tuple(transparency_range)
         self.thickness_range = tuple(thickness_range)
         self.count_range = tuple(count_range)
+        self.count_width = count_width
         self.ink_range = tuple(ink_range)
         self.last_blots: list[dict[str, Any]] = []
 
@@ -172,7 +183,7 @@ class HandwrittenBlots(ImageOnlyTransform):
         "ink_range",
         "curves_range",
     )
-    OPTION_KEYS = ("style",)
+    OPTION_KEYS = ("style", "count_width")
 
     def get_transform_init_args_names(self) -> tuple[str, ...]:
         return self.RANGE_KEYS + self.OPTION_KEYS
@@ -215,6 +226,9 @@ class HandwrittenBlots(ImageOnlyTransform):
     def get_params_dependent_on_data(self, params: dict[str, Any], data: dict[str, Any]) -> dict[str, Any]:
         img_h, img_w = params["shape"][:2]
         count = self.py_random.randint(*self.count_range)
+        if self.count_width is not None:
+            expected = count * img_w / self.count_width
+            count = int(expected) + (self.py_random.random() < expected - int(expected))
         blots = []
         for _ in range(count):
             blot = self._sample_blot(img_h, img_w)

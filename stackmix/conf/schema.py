@@ -99,6 +99,7 @@ class BlotsConf:
     _target_: str = MISSING
     p: float = MISSING
     count_range: List[int] = MISSING
+    count_width: Optional[int] = None        # count_range per this many px of line width (null: per image)
     height_range: List[int] = MISSING
     width_range: List[int] = MISSING
     incline_range: List[int] = MISSING

@@ -149,6 +149,28 @@ def test_rgb_equals_gray_per_channel():
         assert np.array_equal(c[..., k], g)
 
 
+def test_count_width_makes_the_count_proportional_to_the_line_width():
+    """count_width: count_range is per that many px, so a short line gets fewer blots (the mean
+    exact, the rounding random); null keeps the count per image whatever the width."""
+    def counts(width, **kw):
+        t = paper_blots(p=1, count_range=(4, 4), **kw)
+        return [len(run(t, np.full((128, width), 255, np.uint8), seed)[1]) for seed in range(200)]
+
+    assert set(counts(2048, count_width=2048)) == {4}
+    assert set(counts(512, count_width=2048)) == {1}
+    short = counts(768, count_width=2048)  # 1.5 blots on average: one or two
+    assert set(short) == {1, 2} and 1.35 < np.mean(short) < 1.65
+    assert set(counts(512, count_width=None)) == {4}
+
+
+def test_count_width_is_scaled_with_the_line_height():
+    from stackmix.augment import scale_blots_to_height
+
+    scaled = scale_blots_to_height({"count_width": 2048, "height_range": [50, 100]}, 32)
+    assert scaled["count_width"] == 512 and scaled["height_range"] == [12, 25]
+    assert scale_blots_to_height({"count_width": None}, 32)["count_width"] is None
+
+
 def test_last_blots_debug_attribute():
     t = paper_blots(p=1, count_range=(3, 3))
     run(t, line_image((128, 512)), 0)
