@@ -266,6 +266,7 @@ def test_paper_preset_budgets(dataset, aug, epochs):
     assert cfg.dataset.fit == "paper"  # scale down only, centred vertically, left-aligned
     if cfg.aug.blots is not None:
         assert cfg.aug.blots.style == "paper" and list(cfg.aug.blots.intensity_range) == [0.75, 0.75]
+        assert cfg.aug.blots.count_width is None  # 1-10 blots per line, as the original
     equal = compose_train(["experiment=paper", f"dataset={dataset}", f"aug={aug}",
                            "trainer.max_epochs=40"])
     assert equal.trainer.max_epochs == 40  # the equal-budget comparison
@@ -275,3 +276,4 @@ def test_blots_default_style_is_scribble():
     cfg = compose_train(["aug=blots"])
     assert cfg.dataset.fit == "height"  # without the paper preset: lines scaled to the height
     assert cfg.aug.blots.style == "scribble" and list(cfg.aug.blots.intensity_range) == [0.5, 0.9]
+    assert cfg.aug.blots.count_width == 2048  # the blot count follows the line's length

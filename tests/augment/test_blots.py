@@ -50,7 +50,7 @@ def test_paper_settings_are_written_once_in_the_yaml():
     assert t.height_range == (50, 100) and t.width_range == (20, 100)
     assert t.incline_range == (10, 50) and t.intensity_range == (0.5, 0.9)
     assert t.transparency_range == (0.05, 0.4) and t.thickness_range == (1, 4)
-    assert t.count_range == (1, 10)
+    assert t.count_range == (1, 10) and t.count_width == 2048
 
 
 @pytest.mark.parametrize("bad", [{"height_range": (10, 5)}, {"transparency_range": (0.1, 1.5)}, {"thickness_range": (0, 2)}])
@@ -73,9 +73,10 @@ def test_deterministic_under_seed():
 
 @pytest.mark.parametrize("shape", [(128, 2048), (128, 2048, 1), (128, 2048, 3), (64, 300), (5, 7), (1, 1), (1, 1, 3), (5, 7, 1)])
 def test_shape_dtype_darker_inside_boxes(shape):
+    """(With the count per image: a 7-px line would get no blot per 2048 px.)"""
     img = line_image(shape)
     for seed in range(5):
-        t = paper_blots(p=1)
+        t = paper_blots(count_width=None, p=1)
         out, boxes = run(t, img, seed)
         assert out.shape == img.shape and out.dtype == np.uint8
         assert len(boxes) >= 1  # count_range starts at 1 and every box is clipped, not dropped
@@ -88,7 +89,7 @@ def test_shape_dtype_darker_inside_boxes(shape):
 def test_boxes_cover_a_small_part_and_strokes_are_visible():
     img = np.full((128, 2048), 255, np.uint8)
     for seed in range(10):
-        t = paper_blots(p=1)
+        t = paper_blots(count_width=None, p=1)
         out, boxes = run(t, img, seed)
         union = union_mask(img.shape, boxes)
         assert union.mean() < 0.6  # the subset test above is not vacuous
@@ -103,7 +104,7 @@ def test_boxes_cover_a_small_part_and_strokes_are_visible():
 def test_strokes_are_not_straight_and_cross_the_box():
     """A scribble zig-zags: inside each box the ink spans most of the height and many columns."""
     img = np.full((300, 400), 255, np.uint8)
-    t = paper_blots(p=1, count_range=(1, 1), height_range=(80, 80), width_range=(60, 60), incline_range=(10, 10))
+    t = paper_blots(count_width=None, p=1, count_range=(1, 1), height_range=(80, 80), width_range=(60, 60), incline_range=(10, 10))
     out, (box,) = run(t, img, 3)
     x0, y0, x1, y1 = box
     ink = out[y0:y1, x0:x1] < 200
@@ -118,14 +119,14 @@ def test_strokes_are_not_straight_and_cross_the_box():
 def test_boxes_larger_than_image_are_clipped_no_wraparound():
     img = line_image((40, 120))
     for seed in range(10):
-        t = paper_blots(p=1, height_range=(200, 300), width_range=(300, 500), count_range=(2, 4))
+        t = paper_blots(count_width=None, p=1, height_range=(200, 300), width_range=(300, 500), count_range=(2, 4))
         out, boxes = run(t, img, seed)
         assert all(b == (0, 0, 120, 40) for b in boxes)
         assert (out <= img).all()
     # a box overhanging the left/top edge draws only in its clipped part
     img = np.full((128, 512), 255, np.uint8)
     for seed in range(20):
-        t = paper_blots(p=1, height_range=(100, 200), width_range=(100, 600), count_range=(1, 1))
+        t = paper_blots(count_width=None, p=1, height_range=(100, 200), width_range=(100, 600), count_range=(1, 1))
         out, boxes = run(t, img, seed)
         assert not (changed_mask(out, img) & ~union_mask(img.shape, boxes)).any()
 
@@ -135,15 +136,15 @@ def test_p0_and_zero_count_are_identity():
     for seed in range(5):
         out, boxes = run(paper_blots(p=0), img, seed)
         assert np.array_equal(out, img) and boxes == []
-        out, boxes = run(paper_blots(p=1, count_range=(0, 0)), img, seed)
+        out, boxes = run(paper_blots(count_width=None, p=1, count_range=(0, 0)), img, seed)
         assert np.array_equal(out, img) and boxes == []
 
 
 def test_rgb_equals_gray_per_channel():
     gray = line_image((96, 500))
     rgb = np.repeat(gray[..., None], 3, axis=2)
-    g, gb = run(paper_blots(p=1), gray, 11)
-    c, cb = run(paper_blots(p=1), rgb, 11)
+    g, gb = run(paper_blots(count_width=None, p=1), gray, 11)
+    c, cb = run(paper_blots(count_width=None, p=1), rgb, 11)
     assert gb == cb
     for k in range(3):
         assert np.array_equal(c[..., k], g)
@@ -172,7 +173,7 @@ def test_count_width_is_scaled_with_the_line_height():
 
 
 def test_last_blots_debug_attribute():
-    t = paper_blots(p=1, count_range=(3, 3))
+    t = paper_blots(count_width=None, p=1, count_range=(3, 3))
     run(t, line_image((128, 512)), 0)
     assert len(t.last_blots) == 3
     assert {"box", "points", "thickness", "opacity", "ink"} <= set(t.last_blots[0])
@@ -182,7 +183,7 @@ def test_last_blots_debug_attribute():
 def test_fast_enough():
     """Loose guard against a per-pixel implementation (the original took ~100 ms per blot)."""
     img = line_image()
-    t = A.Compose([paper_blots(p=1)], seed=0)
+    t = A.Compose([paper_blots(count_width=None, p=1)], seed=0)
     start = time.process_time()
     for _ in range(50):
         t(image=img)
@@ -216,7 +217,7 @@ def test_hatch_control_points_alternate_left_right_stepping_down():
 
 
 def test_paper_style_three_bezier_curves_per_blot_thickness_per_segment():
-    t = paper_blots(style="paper", p=1.0, count_range=(4, 4), intensity_range=(0.75, 0.75))
+    t = paper_blots(style="paper", count_width=None, p=1.0, count_range=(4, 4), intensity_range=(0.75, 0.75))
     img = line_image((128, 1024))
     out, boxes = run(t, img, seed=3)
     blots = t.get_applied_params()["blots"]
@@ -234,7 +235,7 @@ def test_paper_style_three_bezier_curves_per_blot_thickness_per_segment():
 
 
 def test_paper_style_darkens_towards_ink_with_opacity():
-    t = paper_blots(style="paper", p=1.0, count_range=(1, 1), transparency_range=(0.0, 0.0),
+    t = paper_blots(style="paper", count_width=None, p=1.0, count_range=(1, 1), transparency_range=(0.0, 0.0),
                          ink_range=(0, 0), height_range=(100, 100), width_range=(80, 80))
     img = np.full((128, 512), 240, np.uint8)
     out, boxes = run(t, img, seed=0)
