@@ -49,3 +49,16 @@ def test_early_stopping_option_stops_on_validation_cer(tmp_path):
     assert (cb.monitor, cb.mode, cb.patience) == ("val/cer", "min", 3)
     assert "model_checkpoint" in cfg.callbacks  # the default callbacks stay
     assert "early_stopping" not in compose_train([], tmp_path).callbacks
+
+
+def test_the_recipe_regularizes_with_dropout_half(tmp_path):
+    """experiment=cpu builds its network with dropout 0.5 between the BiLSTM layers and in the
+    head (the paper network: 0.1); measured in README "Training on a CPU"."""
+    import torch
+    from hydra.utils import instantiate
+
+    net = instantiate(compose_train(["experiment=cpu"], tmp_path).model.net, num_classes=10)
+    lstms = [m for m in net.modules() if isinstance(m, torch.nn.LSTM)]
+    drops = [m for m in net.modules() if isinstance(m, torch.nn.Dropout)]
+    assert lstms and all(m.dropout == 0.5 for m in lstms if m.num_layers > 1)
+    assert drops and all(m.p == 0.5 for m in drops)
