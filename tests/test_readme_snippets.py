@@ -38,4 +38,8 @@ def test_augmentation_snippet(tmp_path, monkeypatch):
     cv2.imwrite("line.png", render_line("bad cab", height=48))
     scope: dict = {}
     exec(compile(code, "README.md", "exec"), scope)
-    assert scope["out"].dtype == np.uint8 and scope["out"].shape == scope["img"].shape
+    out, img = scope["out"], scope["img"]
+    assert out.dtype == np.uint8 and out.ndim == 2
+    # the rotation (±3°, fit_output) only grows the canvas, by at most sin(3°)·width in height
+    assert img.shape[0] <= out.shape[0] <= img.shape[0] + 0.06 * img.shape[1] + 2
+    assert img.shape[1] <= out.shape[1] <= img.shape[1] + 0.06 * img.shape[0] + 2
