@@ -73,8 +73,8 @@ def main() -> None:
     with initialize_config_module("stackmix.conf", version_base="1.3"):  # the composed aug=blots
         aug = compose("prepare", overrides=["task=preview_aug", "aug=blots"]).aug
     # 1-10 blots per line whatever its width, as the paper and the original's timing above
-    blots_cfg = dict(OmegaConf.to_container(aug.blots, resolve=True), count_width=None)
     aug = OmegaConf.merge(aug, {"blots": {"count_width": None}})
+    blots_cfg = OmegaConf.to_container(aug.blots, resolve=True)
 
     forced = dict(blots_cfg, p=1.0)
     bench("blots alone, p=1 (always applied, count 1..10)", A.Compose([build_blots(forced)], seed=args.seed), images)
