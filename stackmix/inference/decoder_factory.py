@@ -10,6 +10,7 @@ mapping of such nodes (``conf/task/evaluate.yaml``).
 """
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Sequence
@@ -21,8 +22,8 @@ from omegaconf import OmegaConf
 from stackmix.inference.decoders import BeamSearchDecoder, Decoder, GreedyDecoder
 from stackmix.inference.lm import CharNgramLM, Lexicon
 
-__all__ = ["DECODER_CONFIGS", "beam_decoder", "build_decoder", "decoder_config", "greedy_decoder",
-           "pyctc_decoder"]
+__all__ = ["DECODER_CONFIGS", "beam_decoder", "build_decoder", "char_lm", "decoder_config",
+           "greedy_decoder", "pyctc_decoder"]
 
 DECODER_CONFIGS = Path(__file__).resolve().parents[1] / "conf" / "decoder"
 
@@ -75,6 +76,37 @@ def _lexicon(src: str | None, lowercase: bool, train_texts: Sequence[str] | None
     return Lexicon(words, lowercase) if words is not None else Lexicon.from_file(src, lowercase)
 
 
+_LM_CACHE: OrderedDict[tuple, CharNgramLM] = OrderedDict()
+_LM_CACHE_SIZE = 4
+
+
+def char_lm(corpus: str, order: int, alphabet: str,
+            train_texts: Sequence[str] | None = None) -> CharNgramLM:
+    """The character n-gram of ``corpus`` (a text file or ``"@train"``), estimated once per
+    (corpus, order, alphabet) and shared: a decoder grid that varies only alpha and beta
+    (``task.tune``) fits each order's LM once, and its decoders share the LM's score cache. A file
+    is keyed by its path, size and modification time, so an edited corpus is read again; the
+    last few LMs are kept."""
+    texts = _texts(corpus, "lm.corpus", train_texts)
+    if texts is not None:
+        key: tuple = ("@train", tuple(texts), order, alphabet)
+    else:
+        path = Path(corpus)
+        if not path.is_file():
+            raise FileNotFoundError(f"LM corpus not found: {path}")
+        st = path.stat()
+        key = (str(path.resolve()), st.st_size, st.st_mtime_ns, order, alphabet)
+    model = _LM_CACHE.get(key)
+    if model is None:
+        model = (CharNgramLM.from_texts(texts, order, vocab=alphabet) if texts is not None
+                 else CharNgramLM.from_file(path, order, vocab=alphabet))
+        _LM_CACHE[key] = model
+        while len(_LM_CACHE) > _LM_CACHE_SIZE:
+            _LM_CACHE.popitem(last=False)
+    _LM_CACHE.move_to_end(key)
+    return model
+
+
 def greedy_decoder(alphabet: str, train_texts: Sequence[str] | None = None) -> GreedyDecoder:
     """``conf/decoder/greedy.yaml``: best path."""
     return GreedyDecoder(alphabet)
@@ -86,13 +118,8 @@ def beam_decoder(alphabet: str, train_texts: Sequence[str] | None = None, *, bea
                  oov_penalty: float) -> BeamSearchDecoder:
     """``conf/decoder/beam.yaml``: prefix beam search; ``lm: {corpus, order}`` a character n-gram
     LM estimated on a text file or ``"@train"``; ``lexicon`` a word list file or ``"@train"``."""
-    model = None
     corpus = (lm or {}).get("corpus")
-    if corpus:
-        order = int(lm["order"])
-        texts = _texts(str(corpus), "lm.corpus", train_texts)
-        model = (CharNgramLM.from_texts(texts, order, vocab=alphabet) if texts is not None
-                 else CharNgramLM.from_file(corpus, order, vocab=alphabet))
+    model = char_lm(str(corpus), int(lm["order"]), alphabet, train_texts) if corpus else None
     return BeamSearchDecoder(
         alphabet, beam_width=int(beam_width), lm=model, alpha=float(alpha), beta=float(beta),
         lexicon=_lexicon(lexicon, bool(lexicon_lowercase), train_texts),

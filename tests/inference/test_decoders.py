@@ -141,6 +141,27 @@ def test_char_lm_is_a_distribution():
     assert lm.perplexity(["the cat sat"]) < lm.perplexity(["tsa thc eat"])
 
 
+def test_decoders_of_one_lm_share_it(tmp_path):
+    """A tuning grid varies alpha/beta over one LM: it is fitted once per (corpus, order) and its
+    decoders share it (and its score cache); another order, other texts or an edited file give
+    another LM."""
+    lm = lambda corpus, order: {"corpus": corpus, "order": order}  # noqa: E731
+    a = build_decoder(beam_cfg(alpha=0.3, lm=lm("@train", 5)), ALPHABET, train_texts=CORPUS)
+    b = build_decoder(beam_cfg(alpha=0.9, beta=1.0, lm=lm("@train", 5)), ALPHABET,
+                      train_texts=list(CORPUS))
+    assert (a.alpha, b.alpha) == (0.3, 0.9) and a.lm is b.lm
+    assert build_decoder(beam_cfg(lm=lm("@train", 3)), ALPHABET, train_texts=CORPUS).lm is not a.lm
+    other = build_decoder(beam_cfg(lm=lm("@train", 5)), ALPHABET, train_texts=CORPUS[:2]).lm
+    assert other is not a.lm and other.counts[0][""] != a.lm.counts[0][""]
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text("the cat\n", encoding="utf-8")
+    first = build_decoder(beam_cfg(lm=lm(str(corpus), 3)), ALPHABET).lm
+    assert build_decoder(beam_cfg(lm=lm(str(corpus), 3)), ALPHABET).lm is first
+    corpus.write_text("the rat sat\n", encoding="utf-8")
+    edited = build_decoder(beam_cfg(lm=lm(str(corpus), 3)), ALPHABET).lm
+    assert edited is not first and edited.counts[0][""].get("r") == 1
+
+
 def test_build_decoder_from_config(tmp_path):
     corpus = tmp_path / "corpus.txt"
     corpus.write_text("\n".join(CORPUS), encoding="utf-8")
