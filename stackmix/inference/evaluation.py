@@ -176,6 +176,7 @@ def write_evaluation_report(
     info: Mapping[str, Any] | None = None,
     n_worst: int = N_WORST,
     strict: bool = True,
+    files: Mapping[str, str] | None = None,
 ) -> dict | None:
     """Write the evaluation report folder ``out_dir`` and return the metrics per decoder.
 
@@ -184,12 +185,14 @@ def write_evaluation_report(
     ``images``: mapping sample_id → image path, or samples with ``.sample_id`` / ``.path``
     (used for thumbnails when rows have no ``path``). ``primary``: the decoder whose worst lines
     and confusions are shown (default: the first). ``info``: extra key/values shown at the top
-    (checkpoint, dataset, split, ...). ``strict=False`` logs a failure instead of raising (so a
-    report problem never costs a finished training run its other outputs).
+    (checkpoint, dataset, split, ...). ``files``: more text files of the folder, relative path →
+    content, written with the rest (the folder appears complete or not at all). ``strict=False``
+    logs a failure instead of raising (so a report problem never costs a finished training run its
+    other outputs).
     """
     try:
         return _write_report(Path(out_dir), results, images, primary, title, dict(info or {}),
-                             n_worst)
+                             n_worst, dict(files or {}))
     except Exception:
         if strict:
             raise
@@ -197,7 +200,8 @@ def write_evaluation_report(
         return None
 
 
-def _write_report(out_dir: Path, results, images, primary, title, info, n_worst) -> dict:
+def _write_report(out_dir: Path, results, images, primary, title, info, n_worst,
+                  files: dict[str, str]) -> dict:
     if not isinstance(results, Mapping):
         results = {"greedy": results}
     results = {k: list(v) for k, v in results.items()}
@@ -262,6 +266,12 @@ def _write_report(out_dir: Path, results, images, primary, title, info, n_worst)
         md, page = render_report(title, info, metrics, primary, conf, worst, thumbs, THUMB_H)
         (tmp / "report.md").write_text(md, encoding="utf-8")
         (tmp / "report.html").write_text(page, encoding="utf-8")
+        for rel, text in files.items():
+            path = tmp / rel
+            if tmp.resolve() not in path.resolve().parents:
+                raise ValueError(f"report file {rel!r} is outside the report folder")
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text, encoding="utf-8")
     log.info("evaluation report: %s", out_dir / "report.md")
     return metrics
 

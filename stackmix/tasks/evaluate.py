@@ -2,6 +2,7 @@
 decoder on a split and the evaluation report (see stackmix.inference.evaluation)."""
 from __future__ import annotations
 
+import copy
 import logging
 from pathlib import Path
 
@@ -56,10 +57,45 @@ def run(cfg: DictConfig) -> dict:
         info={"model": str(ckpt), "backend": recognizer.backend, "dataset": dm.name,
               "split": split, "lines": len(samples),
               "decoders": {n: _settings(c) for n, c in dec_cfgs.items() if c},
-              **({"tuned": tuned} if tuned else {})})
+              **({"tuned": tuned} if tuned else {})},
+        files=decoder_files(dec_cfgs, out, train_texts))
     print(metrics_table(metrics), flush=True)
     log.info("report: %s", out / "report.md")
+    name = tuned["decoder"] if tuned else [n for n, c in dec_cfgs.items() if c][-1]
+    log.info("to decode new lines as %s did: python predict.py --config-dir %s decoder=eval_%s "
+             "ckpt=%s input=<images>", name, out.resolve(), name, ckpt)
     return metrics
+
+
+TRAIN_TEXTS = "train_texts.txt"
+
+
+def decoder_files(dec_cfgs: dict, out: Path, train_texts) -> dict[str, str]:
+    """``decoder/eval_<name>.yaml`` for each evaluated decoder (tuned settings included), so
+    ``python predict.py --config-dir <out> decoder=eval_<name>`` decodes new lines exactly as the
+    evaluation did; a ``"@train"`` LM corpus or lexicon becomes ``train_texts.txt`` of the folder
+    (the train lines the model had, one per line)."""
+    from stackmix.inference.decoder_factory import decoder_config
+
+    corpus = str(Path(out).resolve() / TRAIN_TEXTS)
+    files: dict[str, str] = {}
+    for name, c in dec_cfgs.items():
+        if not c:
+            continue
+        c = decoder_config(c) if isinstance(c, str) else copy.deepcopy(c)
+        if isinstance(c.get("lm"), dict) and c["lm"].get("corpus") == "@train":
+            c["lm"]["corpus"] = corpus
+            files[TRAIN_TEXTS] = ""
+        if c.get("lexicon") == "@train":
+            c["lexicon"] = corpus
+            files[TRAIN_TEXTS] = ""
+        files[f"decoder/eval_{name}.yaml"] = (
+            f"# decoder {name!r} of this evaluation: python predict.py --config-dir "
+            f"{Path(out).resolve()} decoder=eval_{name} ckpt=... input=...\n"
+            + OmegaConf.to_yaml(c))
+    if TRAIN_TEXTS in files:
+        files[TRAIN_TEXTS] = "".join(t + "\n" for t in train_texts)
+    return files
 
 
 def _tune(task, recognizer, marking, dec_cfgs: dict, split: str, train_texts) -> dict | None:

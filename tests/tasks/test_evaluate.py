@@ -6,10 +6,14 @@ import sys
 from pathlib import Path
 
 import pytest
+from hydra import compose, initialize_config_module
+from omegaconf import OmegaConf
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "inference"))
 from inference_fixtures import compose_prepare, tiny_dataset_overrides, tiny_run  # noqa: E402
 
+from stackmix.cli import predict  # noqa: E402
+from stackmix.data.marking import read_marking  # noqa: E402
 from stackmix.tasks import evaluate  # noqa: E402
 
 
@@ -61,6 +65,24 @@ def test_evaluate_tunes_a_decoder_on_valid_then_scores_test_with_it(tiny, tmp_pa
         (best["alpha"], best["beta"], best["lm.order"])
     assert metrics["beam_lm"]["lines"] == 8
     assert "beam_lm settings tried on valid (8 lines)" in capsys.readouterr().out
+    # the tuned decoder, its "@train" LM written beside it, decodes new lines with predict.py
+    # exactly as the evaluation did
+    folder = tmp_path / "out" / "evaluation"
+    saved = OmegaConf.load(folder / "decoder" / "eval_beam_lm.yaml")
+    assert (saved.alpha, saved.beta, saved.lm.order) == (used["alpha"], used["beta"],
+                                                          used["lm"]["order"])
+    assert saved.lm.corpus == str((folder / "train_texts.txt").resolve())
+    train = [s.text for s in read_marking(tiny.data).stage("train")]
+    assert (folder / "train_texts.txt").read_text(encoding="utf-8").splitlines() == train
+    with initialize_config_module("stackmix.conf", version_base="1.3"):
+        cfg = compose("predict", overrides=[f"hydra.searchpath=[file://{folder}]",
+                                            "decoder=eval_beam_lm", f"ckpt={tiny.run_dir}",
+                                            f"input=[{','.join(map(str, tiny.test_images))}]",
+                                            "num_workers=0",
+                                            "progress=false"])
+    by_path = {Path(r["path"]).name: r["text"] for r in predict.run(cfg)}
+    evaluated = list(csv.DictReader((folder / "predictions_beam_lm.csv").open(encoding="utf-8")))
+    assert {Path(r["path"]).name: r["prediction"] for r in evaluated} == by_path
     with pytest.raises(SystemExit, match="is the split being evaluated"):
         evaluate.run(compose_prepare(common + ["task.split=valid"], tmp_path / "b"))
     with pytest.raises(SystemExit, match="'alpah' is not a setting"):
