@@ -116,3 +116,17 @@ def test_align_tie_break_is_the_documented_one():
         steps = align(ref, hyp)
         assert "".join(r for _, r, _ in steps) == ref and "".join(h for _, _, h in steps) == hyp
         assert sum(op != "=" for op, _, _ in steps) == line_cer(ref, hyp) * len(ref) or not ref
+
+
+def test_report_writes_extra_files_with_the_folder(tmp_path):
+    """``files`` (e.g. the evaluated decoders' configs) go into the folder with the report, in
+    sub-folders as named; a path leaving the folder is refused and the old report stays."""
+    rows, images = _rows(3, tmp_path)
+    out = tmp_path / "report"
+    write_evaluation_report(out, rows, images=images,
+                            files={"decoder/eval_x.yaml": "alpha: 0.5\n", "words.txt": "a\nb\n"})
+    assert (out / "decoder" / "eval_x.yaml").read_text() == "alpha: 0.5\n"
+    assert (out / "words.txt").read_text() == "a\nb\n" and (out / "report.md").is_file()
+    with pytest.raises(ValueError, match="outside the report folder"):
+        write_evaluation_report(out, rows, images=images, files={"../escaped.txt": "x"})
+    assert not (tmp_path / "escaped.txt").exists() and (out / "decoder" / "eval_x.yaml").is_file()
