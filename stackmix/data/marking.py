@@ -83,6 +83,10 @@ def _decode_csv(raw: bytes, path: Path) -> str:
         raise MarkingError(str(e)) from None
 
 
+# what str.splitlines() breaks at: a transcription holding one would not survive a text file of lines
+LINE_BREAKS = frozenset("\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029")
+
+
 def read_marking(
     root: str | Path,
     *,
@@ -162,6 +166,12 @@ def read_marking(
             codes = " ".join(sorted({f"U+{ord(c):04X}" for c in txt}))
             bad(line, sid, rel, f"empty text: only invisible characters ({codes}); every line "
                 "needs a transcription")
+            continue
+        breaks = sorted({f"U+{ord(c):04X}" for c in txt if c in LINE_BREAKS})
+        if breaks:
+            bad(line, sid, rel, f"the text holds a line break ({' '.join(breaks)}): a sample is "
+                "one line of writing with a one-line transcription; remove it (or keep "
+                "dataset.normalize.collapse_whitespace=true, which makes it a space)")
             continue
         if not rel:
             bad(line, sid, rel, "empty path")

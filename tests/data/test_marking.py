@@ -87,3 +87,15 @@ def test_normalization_applies_before_checks(tiny_dataset):
     write_csv(tiny_dataset, 'sample_id,path,stage,text\na,lines/0000.png,train,"  a \t b  "\n')
     m = read_marking(tiny_dataset, normalize=lambda t: " ".join(t.split()))
     assert m.samples[0].text == "a b"
+
+
+@pytest.mark.parametrize("brk", ["\n", "\r\n", "\u2028"])
+def test_a_line_break_in_a_text_is_refused_unless_collapsed(tiny_dataset, brk):
+    """A transcription must be one line: the evaluation's train_texts.txt, the corpora and the LM
+    read one text per line. The default normalization makes the break a space."""
+    write_csv(tiny_dataset, f'sample_id,path,stage,text\na,lines/0000.png,train,"ab{brk}cd"\n')
+    assert read_marking(tiny_dataset, normalize=lambda t: " ".join(t.split())).samples[0].text == "ab cd"
+    with pytest.raises(MarkingError, match=r"line [23].*'a'.*line break \(U\+"):
+        read_marking(tiny_dataset)
+    m = read_marking(tiny_dataset, on_error="skip")
+    assert m.samples == [] and "line break" in m.skipped[0].reason
