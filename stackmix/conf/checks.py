@@ -96,6 +96,7 @@ def check_train(cfg: DictConfig) -> None:
     _integer(cfg, "data.batch_size", problems, minimum=1)
     _integer(cfg, "data.eval_batch_size", problems, minimum=1, optional=True)
     _integer(cfg, "data.num_workers", problems, minimum=0)
+    _integer(cfg, "aug.warmup_steps", problems, minimum=0)
     max_epochs = _value(cfg, "trainer.max_epochs", problems)
     if isinstance(max_epochs, int) and max_epochs < 1 and max_epochs != -1:
         problems.append(f"trainer.max_epochs={max_epochs} must be at least 1 (or -1: no limit)")

@@ -134,6 +134,10 @@ class AugConf:
     base: Optional[BaseAugConf] = None
     blots: Optional[BlotsConf] = None
     stackmix: Optional[StackMixConf] = None
+    # ramp the augmentation in over the first N training batches: a sample is augmented (and
+    # replaced by a StackMix line) with step/N of its probabilities, the full ones from batch N on;
+    # 0: full from the start (the paper)
+    warmup_steps: int = 0
 
 
 # --------------------------------------------------------------------------- data

@@ -66,6 +66,7 @@ class HTRDataModule(L.LightningDataModule):
         super().__init__()
         self.dataset_cfg = _cfg(dataset)
         self.aug_cfg = _cfg(aug)
+        self.warmup_steps = int(self.aug_cfg.get("warmup_steps") or 0)
         self.batch_size = batch_size
         self.eval_batch_size = eval_batch_size or batch_size
         self.num_workers = num_workers
@@ -209,7 +210,7 @@ class HTRDataModule(L.LightningDataModule):
             self._datasets["train"] = LineDataset(
                 self.splits["train"], codec, self.image_h, self.image_w, transform=transform,
                 generator=generator, seed=self.seed, image_source=self._source("train"),
-                fit=self.fit)
+                fit=self.fit, warmup_steps=self.warmup_steps)
         for split in ("valid", "test"):
             if split not in self._datasets:
                 self._datasets[split] = LineDataset(
@@ -251,7 +252,8 @@ class HTRDataModule(L.LightningDataModule):
         bucket = self.bucket_batches if train else 0
         return EpochSampler(len(self.dataset(split)), self.seed, shuffle=train, rank=rank,
                             world_size=world, pad=train, batch_size=self.batch_size,
-                            bucket_batches=bucket, widths=self.fitted_widths(split) if bucket else None)
+                            bucket_batches=bucket, widths=self.fitted_widths(split) if bucket else None,
+                            steps=train and self.warmup_steps > 0)
 
     def fitted_widths(self, split: str) -> np.ndarray:
         """Each line's width at the model's input size (before padding): from the image cache's

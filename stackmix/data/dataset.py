@@ -34,6 +34,12 @@ class LineDataset(Dataset):
     white padding; a transform that changes the size, such as the rotation that keeps the whole
     line, is followed by fitting the line again); ``generator`` (train only) replaces a sample by
     a generated line with probability ``generator.p``.
+
+    ``warmup_steps`` > 0 ramps both in (``aug.warmup_steps``): a sample for training batch ``step``
+    (the third element of a key from ``EpochSampler(steps=True)``) is augmented with probability
+    ``min(1, step / warmup_steps)`` and replaced by a generated line with probability ``generator.p``
+    times that, so training starts on the plain lines and reaches the full augmentation at
+    ``warmup_steps``. A key without a step gets the full augmentation.
     """
 
     def __init__(
@@ -47,6 +53,7 @@ class LineDataset(Dataset):
         seed: int = 0,
         image_source: Callable[[int], np.ndarray] | None = None,
         fit: str = DEFAULT_FIT,
+        warmup_steps: int = 0,
     ):
         self.samples = list(samples)
         self.codec = codec
@@ -56,6 +63,9 @@ class LineDataset(Dataset):
         self.generator = generator
         self.image_source = image_source
         self.fit = check_fit(fit)
+        if warmup_steps < 0:
+            raise ValueError(f"warmup_steps must be >= 0, got {warmup_steps}")
+        self.warmup_steps = int(warmup_steps)
         self.reseed(seed)
 
     def reseed(self, seed: int) -> None:
@@ -74,22 +84,34 @@ class LineDataset(Dataset):
         return fit_resize(read_gray(self.samples[index].path), self.image_h, self.image_w,
                           fit=self.fit)
 
-    def __getitem__(self, key: int | tuple[int, int]) -> dict:
-        """``key`` is an index, or ``(index, seed)`` from ``EpochSampler``: the seed then fixes
-        every random choice made for this sample (augmentations, StackMix)."""
+    def strength(self, step: int | None) -> float:
+        """The share of the augmentation given to a sample of training batch ``step``."""
+        if step is None or self.warmup_steps <= 0:
+            return 1.0
+        return min(1.0, max(0, step) / self.warmup_steps)
+
+    def __getitem__(self, key: int | tuple[int, ...]) -> dict:
+        """``key`` is an index, or ``(index, seed[, step])`` from ``EpochSampler``: the seed then
+        fixes every random choice made for this sample (augmentations, StackMix), the step its
+        share of a ramping augmentation (``warmup_steps``)."""
+        step = None
         if isinstance(key, tuple):
-            index, seed = key
+            index, seed = key[0], key[1]
+            step = key[2] if len(key) > 2 else None
             self.reseed(seed)
         else:
             index = key
         s = self.samples[index]
         text = s.text
-        if self.generator is not None and self.rng.random() < self.generator.p:
+        strength = self.strength(step)
+        # at full strength no extra random draw: the samples are those of a run without warm-up
+        augment = strength >= 1.0 or self.rng.random() < strength
+        if self.generator is not None and self.rng.random() < self.generator.p * strength:
             img, text = self.generator(self.rng)
             img = fit_resize(img, self.image_h, self.image_w, fit=self.fit)
         else:
             img = self.load(index)
-        if self.transform is not None:
+        if self.transform is not None and augment:
             shape = img.shape[:2]
             img = self.transform(image=img)["image"]
             if img.ndim == 3:

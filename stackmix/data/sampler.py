@@ -1,7 +1,8 @@
 """Samplers that give every sample of every epoch its own seed.
 
-The sampler yields ``(index, seed)`` pairs; ``LineDataset`` seeds its augmentations and StackMix
-from that seed. So the random choices made for a sample depend only on (run seed, epoch, index):
+The sampler yields ``(index, seed)`` pairs (``(index, seed, step)`` with ``steps=True``: the number
+of the training batch the sample goes into, counted over all epochs, for augmentations that ramp
+in, ``aug.warmup_steps``); ``LineDataset`` seeds its augmentations and StackMix from that seed. So the random choices made for a sample depend only on (run seed, epoch, index):
 not on the number of DataLoader workers, not on the rank in DDP, not on whether the run was
 interrupted and resumed. They also shard the data across DDP ranks themselves (the trainer's
 automatic DistributedSampler is turned off), without padding the evaluation splits with repeated
@@ -45,12 +46,15 @@ class EpochSampler(Sampler):
     ``skip(n)`` drops the first ``n`` samples of the current epoch's shard once (used to resume
     mid-epoch with the same data order). ``bucket_batches`` > 0 (train): batches of lines of
     similar ``widths`` (:func:`bucket_by_width`), so that a model that cuts each batch's white
-    margin (``model.trim_padding``) computes less.
+    margin (``model.trim_padding``) computes less. ``steps=True``: each key also carries the
+    sample's batch number since the start of training (``epoch × batches per epoch + position //
+    batch_size``; the loader keeps the last partial batch), the same whatever the workers and
+    after a resume.
     """
 
     def __init__(self, n: int, seed: int, shuffle: bool, rank: int = 0, world_size: int = 1,
                  pad: bool = True, widths: np.ndarray | None = None, batch_size: int = 1,
-                 bucket_batches: int = 0):
+                 bucket_batches: int = 0, steps: bool = False):
         if not 0 <= rank < world_size:
             raise ValueError(f"rank {rank} outside world size {world_size}")
         if bucket_batches and (widths is None or len(widths) != n):
@@ -59,6 +63,7 @@ class EpochSampler(Sampler):
         self.widths = None if widths is None else np.asarray(widths)
         self.batch_size = int(batch_size)
         self.bucket_batches = int(bucket_batches)
+        self.steps = bool(steps)
         self.n = n
         self.seed = int(seed)
         self.shuffle = shuffle
@@ -90,11 +95,16 @@ class EpochSampler(Sampler):
             idx = bucket_by_width(idx, self.widths, self.batch_size, self.bucket_batches, rng)
         return idx
 
-    def __iter__(self) -> Iterator[tuple[int, int]]:
+    def __iter__(self) -> Iterator[tuple[int, ...]]:
         idx = self.order()
         start, self._skip = self._skip, 0
-        for i in idx[start:]:
-            yield int(i), sample_seed(self.seed, self.epoch, int(i))
+        first = self.epoch * math.ceil(len(self) / max(1, self.batch_size))
+        for pos in range(start, len(idx)):
+            i = int(idx[pos])
+            if self.steps:
+                yield i, sample_seed(self.seed, self.epoch, i), first + pos // max(1, self.batch_size)
+            else:
+                yield i, sample_seed(self.seed, self.epoch, i)
 
     def __len__(self) -> int:
         if self.world_size == 1:

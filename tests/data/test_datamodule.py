@@ -120,3 +120,14 @@ def test_fitted_widths_read_the_headers_once(tiny_dataset, monkeypatch):
     first = dm.fitted_widths("train")
     dm.sampler("train"), dm.sampler("train")
     assert len(reads) == len(dm.splits["train"]) and (dm.fitted_widths("train") == first).all()
+
+
+def test_aug_warmup_gives_the_train_keys_their_batch_number(tiny_dataset):
+    cfg = dm_for(tiny_dataset).dataset_cfg
+    dm = HTRDataModule(cfg, aug={"name": "none", "warmup_steps": 50}, batch_size=4,
+                       num_workers=0, time_steps=32)
+    assert dm.dataset("train").warmup_steps == 50
+    assert [k[2] for k in dm.sampler("train")][:5] == [0, 0, 0, 0, 1]
+    assert all(len(k) == 2 for k in dm.sampler("valid"))
+    assert all(len(k) == 2 for k in dm_for(tiny_dataset).sampler("train"))
+    assert next(iter(dm.train_dataloader()))["images"].shape == (4, 1, 32, 128)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import numpy as np
+import torch
 import pytest
 from PIL import Image
 
@@ -54,3 +55,49 @@ def test_rotation_within_the_frame_cuts_a_line_end(tmp_path):
     fitted) leave the 32-px frame, the line ends a transcription still names."""
     img = rotated_item(tmp_path, -3.0, fit_output=False)
     assert (img < 128).sum() < 0.3 * 2 * 6 * 20
+
+
+class _Invert:
+    """A transform that marks what it touched: the image inverted."""
+
+    def __call__(self, image):
+        return {"image": 255 - image}
+
+
+class _Generated:
+    p = 1.0
+
+    def __call__(self, rng):
+        return np.full((32, 64), 7, np.uint8), "b"
+
+
+def warm_dataset(tmp_path, warmup_steps: int, generator=None) -> LineDataset:
+    path = tmp_path / "line.png"
+    Image.fromarray(np.full((32, 64), 200, np.uint8)).save(path)
+    return LineDataset([Sample("s", path, "train", "ab")], CTCCodec("ab"), H, W,
+                       transform=_Invert(), generator=generator, warmup_steps=warmup_steps)
+
+
+def test_warmup_ramps_the_augmentation_in_with_the_batch_number(tmp_path):
+    ds = warm_dataset(tmp_path, warmup_steps=100)
+
+    def augmented(step: int) -> float:  # share of 400 samples the transform touched
+        return np.mean([ds[(0, seed, step)]["image"][0, 0, 0].item() == 55 for seed in range(400)])
+
+    assert augmented(0) == 0.0
+    assert 0.18 < augmented(25) < 0.32 and 0.65 < augmented(75) < 0.85
+    assert augmented(100) == augmented(5000) == 1.0
+    assert ds[0]["image"][0, 0, 0].item() == 55  # a key without a step: full augmentation
+    plain = warm_dataset(tmp_path, warmup_steps=0)  # off: every sample augmented from the start
+    assert all(plain[(0, seed, 0)]["image"][0, 0, 0].item() == 55 for seed in range(20))
+
+
+def test_warmup_ramps_stackmix_in_and_leaves_full_strength_samples_unchanged(tmp_path):
+    ds = warm_dataset(tmp_path, warmup_steps=10, generator=_Generated())
+    texts = [ds[(0, seed, 5)]["text"] for seed in range(400)]
+    assert 0.4 < texts.count("b") / 400 < 0.6  # p 1 at half strength
+    assert {ds[(0, seed, 0)]["text"] for seed in range(50)} == {"ab"}
+    plain = warm_dataset(tmp_path, warmup_steps=0, generator=_Generated())
+    for seed in range(20):  # past the warm-up, the same samples as a run without it
+        a, b = ds[(0, seed, 10)], plain[(0, seed)]
+        assert a["text"] == b["text"] and torch.equal(a["image"], b["image"])

@@ -63,3 +63,17 @@ def test_bucketing_needs_the_widths_and_leaves_evaluation_order_alone():
     ev = EpochSampler(10, seed=0, shuffle=False, widths=np.arange(10)[::-1], batch_size=2,
                       bucket_batches=3, pad=False)
     assert ev.order().tolist() == list(range(10))
+
+
+def test_steps_number_the_training_batches_across_epochs_and_resumes():
+    s = EpochSampler(10, 5, shuffle=True, batch_size=4, steps=True)
+    keys = list(s)
+    assert [k[2] for k in keys] == [0] * 4 + [1] * 4 + [2] * 2  # the last partial batch is kept
+    assert [k[:2] for k in keys] == list(EpochSampler(10, 5, shuffle=True, batch_size=4))
+    s.set_epoch(2)
+    assert [k[2] for k in s] == [6] * 4 + [7] * 4 + [8] * 2  # 3 batches per epoch
+    s.skip(4)  # a resumed epoch continues with the same batch numbers
+    assert [k[2] for k in s] == [7] * 4 + [8] * 2
+    ranks = [EpochSampler(10, 5, shuffle=True, batch_size=2, rank=r, world_size=2, steps=True)
+             for r in range(2)]
+    assert [k[2] for k in ranks[0]] == [k[2] for k in ranks[1]] == [0, 0, 1, 1, 2]

@@ -13,6 +13,7 @@ from stackmix.conf.checks import ConfigError, check_train
     (["seed=abc"], "seed='abc' is not an integer"),
     (["data.batch_size=0"], "data.batch_size=0 must be at least 1"),
     (["data.num_workers=-1"], "data.num_workers=-1 must be at least 0"),
+    (["aug.warmup_steps=-5"], "aug.warmup_steps=-5 must be at least 0"),
     (["trainer.max_epochs=0"], "trainer.max_epochs=0 must be at least 1"),
     (["dataset.on_bad_row=ignore"], "dataset.on_bad_row='ignore': expected raise or skip"),
     (["dataset.fit=stretch"], "dataset.fit='stretch': expected height or paper"),
