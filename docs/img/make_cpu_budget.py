@@ -23,7 +23,8 @@ out = Path(__file__).with_name(name)
 runs = [arg.rsplit("=", 1) for arg in args]  # a label may hold "="
 if not runs:
     sys.exit(__doc__)
-fig, ax = plt.subplots(figsize=(6.4, 3.6), dpi=100)
+many = len(runs) > 5  # then the legend goes beside the plot, not over the curves
+fig, ax = plt.subplots(figsize=(9.6 if many else 6.4, 3.6), dpi=100)
 for label, folder in runs:
     folder = Path(folder)
     history = json.loads((folder / "history.json").read_text(encoding="utf-8"))
@@ -36,9 +37,9 @@ for label, folder in runs:
             label=f"{label}: test CER {100 * metrics['test/cer']:.1f} %")
 ax.set_xlabel("training time (min, 2-core VM)")
 ax.set_ylabel("validation CER (%)")
-ax.set_ylim(0, 102)
+ax.set_ylim(20 if many else 0, 102)
 ax.grid(alpha=0.3)
-ax.legend()
+ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8) if many else ax.legend()
 fig.tight_layout()
 fig.savefig(out)
 print(out)
