@@ -207,6 +207,9 @@ class HTRDataModule(L.LightningDataModule):
 
             transform = build_train_transform(self.aug_cfg, seed=self.seed, image_h=self.image_h)
             generator = self._build_generator(codec)
+            if self.warmup_steps and (transform is not None or generator is not None):
+                log.info("augmentation ramps in over the first %d training batches "
+                         "(aug.warmup_steps)", self.warmup_steps)
             self._datasets["train"] = LineDataset(
                 self.splits["train"], codec, self.image_h, self.image_w, transform=transform,
                 generator=generator, seed=self.seed, image_source=self._source("train"),
