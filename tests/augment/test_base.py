@@ -127,7 +127,8 @@ def test_every_aug_config_is_tested():
 @pytest.mark.parametrize("name", sorted(EXPECTED))
 def test_build_train_transform_from_config(name):
     aug = load_aug(name)
-    assert set(aug) == {"name", "base", "blots", "stackmix"} and aug.name == name
+    assert set(aug) == {"name", "base", "blots", "stackmix", "warmup_steps"} and aug.name == name
+    assert aug.warmup_steps == 0  # the paper: full augmentation from the first batch
     t = build_train_transform(aug, seed=3)
     if EXPECTED[name] is None:
         assert t is None
