@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import functools
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import cv2
@@ -17,6 +19,12 @@ from stackmix.data.marking import write_marking
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("STACKMIX_SHARED_DATA", REPO.parent / "shared" / "data"))
 POILUS = SHARED_DATA / "poilus"
+
+def cli(script: str, *args: str, cwd: Path, **env) -> subprocess.CompletedProcess:
+    """Run one of the repository's scripts (train.py, prepare.py, predict.py) as a user does."""
+    return subprocess.run([sys.executable, str(REPO / script), *args], capture_output=True,
+                          text=True, timeout=1200, cwd=cwd, env={**os.environ, **env})
+
 
 WORDS = ["abc", "bad", "cab", "dab", "ace", "bead", "face", "fade", "deaf", "cafe"]
 

@@ -19,6 +19,7 @@ from omegaconf import DictConfig, ListConfig
 
 from stackmix import conf, resolvers  # noqa: F401  (registers the schemas and ${sm.*} resolvers)
 from stackmix.cli.errors import reporting_errors
+from stackmix.cli.overrides import entry_point
 
 log = logging.getLogger("stackmix.predict")
 
@@ -240,12 +241,15 @@ def run(cfg: DictConfig) -> list[dict]:
 
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="predict")
-def main(cfg: DictConfig) -> None:
+def hydra_main(cfg: DictConfig) -> None:
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(message)s")
     for noisy in ("lightning", "lightning.pytorch", "lightning.fabric"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     reporting_errors("predict.py", lambda: run(cfg))
 
+
+# the scripts and console entry points: a null-block override is a message, then Hydra
+main = entry_point("predict.py", "predict", hydra_main)
 
 if __name__ == "__main__":
     main()

@@ -10,6 +10,7 @@ from omegaconf import DictConfig
 
 from stackmix import conf, resolvers  # noqa: F401  (registers the schemas and ${sm.*} resolvers)
 from stackmix.cli.errors import reporting_errors
+from stackmix.cli.overrides import entry_point
 
 log = logging.getLogger("stackmix.prepare")
 
@@ -25,7 +26,7 @@ def usage() -> str:
 
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="prepare")
-def main(cfg: DictConfig):
+def hydra_main(cfg: DictConfig):
     if cfg.get("task") is None:
         print(usage(), file=sys.stderr, flush=True)
         raise SystemExit(2)
@@ -43,6 +44,9 @@ def main(cfg: DictConfig):
 
     return reporting_errors("prepare.py", prepare)
 
+
+# the scripts and console entry points: a null-block override is a message, then Hydra
+main = entry_point("prepare.py", "prepare", hydra_main)
 
 if __name__ == "__main__":
     main()

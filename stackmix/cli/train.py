@@ -18,6 +18,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from stackmix import conf, resolvers  # noqa: F401  (registers the schemas and ${sm.*} resolvers)
 from stackmix.cli.errors import reporting_errors
+from stackmix.cli.overrides import entry_point
 from stackmix.conf.checks import ConfigError, check_train
 
 log = logging.getLogger("stackmix.train")
@@ -230,13 +231,16 @@ def objective(metrics: dict) -> float | None:
 
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="train")
-def main(cfg: DictConfig) -> float | None:
+def hydra_main(cfg: DictConfig) -> float | None:
     def train() -> float | None:
         check_train(cfg)
         return objective(run(cfg))
 
     return reporting_errors("train.py", train)
 
+
+# the scripts and console entry points: a null-block override is a message, then Hydra
+main = entry_point("train.py", "train", hydra_main)
 
 if __name__ == "__main__":
     main()

@@ -1,22 +1,15 @@
 """The command line as a user meets it: help, expected errors as one paragraph, sweeps, options."""
-import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 from hydra import compose, initialize_config_module
 from omegaconf import OmegaConf
 
-from conftest import REPO, compose_train, make_dataset, tiny_train_overrides
+from conftest import REPO, cli, compose_train, make_dataset, tiny_train_overrides
 from stackmix.cli import train as train_cli
 
 CONF = REPO / "stackmix" / "conf"
-
-
-def cli(script: str, *args: str, cwd: Path, **env) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, str(REPO / script), *args], capture_output=True,
-                          text=True, timeout=1200, cwd=cwd, env={**os.environ, **env})
 
 
 # --------------------------------------------------------------------------- help
