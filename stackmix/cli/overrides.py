@@ -9,8 +9,8 @@ names the override, the block and the option that leaves it out (in a sweep: the
 
 Only overrides with a key at least three levels deep (``group.block.key``) can meet a null block
 in this project's configs, so a command without one costs nothing; one with one is composed once
-more (once per combination of swept config groups for ``-m``). Anything this check cannot parse
-or compose is left to Hydra, which reports it as before.
+more (once per combination of swept config groups for ``-m``, at most 16). Anything this check
+cannot parse or compose is left to Hydra, which reports it as before.
 """
 from __future__ import annotations
 
