@@ -40,7 +40,7 @@ def test_prepare_py_applies_threads_before_the_task(monkeypatch, tmp_path):
     before = torch.get_num_threads()
     torch.set_num_threads(2)  # so that seeing 1 proves prepare.py set it
     try:
-        prepare.main.__wrapped__(cfg)
+        prepare.hydra_main.__wrapped__(cfg)
     finally:
         torch.set_num_threads(before)
     assert seen == {"threads": 1}
