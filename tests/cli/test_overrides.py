@@ -46,3 +46,13 @@ def test_train_py_answers_with_one_paragraph(tmp_path):
     assert "Traceback" not in proc.stderr and "AssertionError" not in proc.stderr
     assert "train.py: error: aug.stackmix.corpus=train: aug=blots leaves" in proc.stderr
     assert not (tmp_path / "run").exists()
+
+
+def test_prepare_py_answers_with_one_paragraph(tmp_path):
+    """prepare.py composes aug too (task=preview_aug, the StackMix tasks): the same check."""
+    proc = cli("prepare.py", "task=preview_aug", "aug=blots", "aug.stackmix.p=0.5",
+               f"hydra.run.dir={tmp_path}/run", cwd=tmp_path)
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    assert "Traceback" not in proc.stderr and "AssertionError" not in proc.stderr
+    assert "prepare.py: error: aug.stackmix.p=0.5: aug=blots leaves aug.stackmix null" in proc.stderr
+    assert not (tmp_path / "run").exists()
